@@ -1,0 +1,13 @@
+"""jcnn: a JAX framework for convolutional networks, written functionally.
+
+``jcnn.ops`` holds the pure maths (convolution, pooling, normalisation);
+``jcnn.nn`` the Flax NNX modules that own parameters and call those ops;
+``jcnn.models`` the model zoo behind one registry; ``jcnn.data``,
+``jcnn.train`` and ``jcnn.analysis`` build on them.
+"""
+
+__version__ = "0.1.0"
+
+from jcnn import ops  # noqa: E402
+
+__all__ = ["ops", "__version__"]

@@ -1,0 +1,86 @@
+"""Normalisation: batch normalisation and AlexNet's local response normalisation."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+from jax import lax
+
+from jcnn.ops import _args
+
+
+def _check_channels(fn, x, **vectors):
+    c = x.shape[-1]
+    for name, v in vectors.items():
+        if v is not None and tuple(jnp.shape(v)) != (c,):
+            raise ValueError(f"{fn}: {name} must have shape ({c},) = (C,) for x {tuple(x.shape)}, got {tuple(jnp.shape(v))}")
+
+
+def batch_moments(x):
+    """Mean and biased variance per channel over every axis but the last.
+
+    Args:
+      x: (N, *spatial, C).
+    Returns:
+      ``(mean, var)``, each (C,), computed in at least float32.
+    """
+    _args.check_float("batch_moments", x=x)
+    if x.ndim < 2:
+        raise ValueError(f"batch_moments: x must have rank >= 2 (N, ..., C), got shape {tuple(x.shape)}")
+    axes = tuple(range(x.ndim - 1))
+    xf = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+    mean = jnp.mean(xf, axis=axes)
+    # E[(x - mean)^2], not E[x^2] - mean^2: the latter cancels catastrophically.
+    var = jnp.mean(jnp.square(xf - mean), axis=axes)
+    return mean, var
+
+
+def batch_norm(x, mean, var, scale=None, bias=None, *, eps=1e-5):
+    """``(x - mean) / sqrt(var + eps) * scale + bias``, per channel.
+
+    Args:
+      x: (N, *spatial, C) or (N, C). mean, var: (C,). scale, bias: (C,) or None.
+      eps: added to the variance.
+    Returns:
+      the shape and dtype of ``x``.
+    """
+    fn = "batch_norm"
+    _args.check_float(fn, x=x, mean=mean, var=var, scale=scale, bias=bias)
+    _check_channels(fn, x, mean=mean, var=var, scale=scale, bias=bias)
+    if not eps > 0:
+        raise ValueError(f"{fn}: eps={eps!r} must be positive")
+    inv = lax.rsqrt(var + eps)
+    if scale is not None:
+        inv = inv * scale
+    y = (x - mean) * inv
+    if bias is not None:
+        y = y + bias
+    return y.astype(x.dtype)
+
+
+def lrn(x, *, size=5, alpha=1e-4, beta=0.75, k=2.0):
+    """Local response normalisation across channels (Krizhevsky et al. 2012, section 3.3).
+
+    ``y_c = x_c / (k + alpha * sum_{c'} x_{c'}^2) ** beta``, the sum running over
+    ``size`` adjacent channels centred on ``c`` (``size // 2`` below,
+    ``(size - 1) // 2`` above, clipped at the ends).
+
+    Convention: ``alpha`` is the paper's and is **not** divided by ``size``;
+    the defaults are the paper's (k=2, n=5, alpha=1e-4, beta=0.75). PyTorch's
+    ``LocalResponseNorm`` and Caffe divide by ``size``: pass
+    ``alpha=alpha_torch / size`` to reproduce them.
+
+    Args:
+      x: (N, *spatial, C).
+    Returns:
+      the shape of ``x``.
+    """
+    fn = "lrn"
+    _args.check_float(fn, x=x)
+    if x.ndim < 2:
+        raise ValueError(f"{fn}: x must have rank >= 2 (N, ..., C), got shape {tuple(x.shape)}")
+    if not _args._is_int(size) or size < 1:
+        raise ValueError(f"{fn}: size={size!r} must be a positive int")
+    window = (1,) * (x.ndim - 1) + (size,)
+    pads = ((0, 0),) * (x.ndim - 1) + ((size // 2, (size - 1) // 2),)
+    sq = lax.reduce_window(jnp.square(x), jnp.array(0, x.dtype), lax.add, window, (1,) * x.ndim, pads)
+    return x / jnp.power(k + alpha * sq, beta)

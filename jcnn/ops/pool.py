@@ -1,0 +1,170 @@
+"""Pooling on ``lax.reduce_window``: max, average, global, and max with switches.
+
+Inputs are channels-last ``(N, *spatial, C)`` with 1, 2 or 3 spatial dims;
+windows never span the batch or channel dims.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from jcnn.ops import _args
+
+
+def _window_setup(x, window, stride, padding, dilation, ceil_mode, fn):
+    """Check a pooling call; return ``(nd, window, stride, dilation, pads, ceil_extra)``.
+
+    ``pads`` are the user's explicit pairs; ``ceil_extra`` is the additional
+    high-side length that ``ceil_mode`` needs for its last, partial window.
+    """
+    nd = _args.spatial_rank(x, fn)
+    _args.check_float(fn, x=x)
+    window = _args.as_tuple(window, nd, "window", fn)
+    stride = window if stride is None else _args.as_tuple(stride, nd, "stride", fn)
+    dilation = _args.as_tuple(dilation, nd, "dilation", fn)
+    sizes = x.shape[1:-1]
+    pads = _args.resolve_padding(padding, sizes, window, stride, dilation, fn)
+    extra = []
+    for n, k, s, d, (lo, hi) in zip(sizes, window, stride, dilation, pads):
+        out = _args.out_size(n, k, s, d, lo, hi, ceil_mode)
+        if out < 1:
+            raise ValueError(
+                f"{fn}: spatial size {n} padded by ({lo}, {hi}) is smaller than the window "
+                f"{d * (k - 1) + 1} (window={window}, dilation={dilation}); x {tuple(x.shape)}"
+            )
+        extra.append(max((out - 1) * s + d * (k - 1) + 1 - (n + lo + hi), 0))
+    return nd, window, stride, dilation, pads, tuple(extra)
+
+
+def _full(per_dim, fill):
+    return (fill, *per_dim, fill)
+
+
+def max_pool(x, window, *, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Max pooling; padding and the ceil-mode overhang count as ``-inf``.
+
+    Args:
+      x: (N, *spatial, C). window: int or per dim. stride: defaults to ``window``.
+      padding: int, per dim, (lo, hi) pairs, 'same' or 'valid'. dilation: int or per dim.
+      ceil_mode: round the output size up (AlexNet's overlapping 3x3/2 pooling);
+        a last window must start inside the input or its low padding.
+    Returns:
+      (N, *out, C), ``out = floor_or_ceil((n + lo + hi - dilation*(window-1) - 1) / stride) + 1``.
+    """
+    nd, window, stride, dilation, pads, extra = _window_setup(x, window, stride, padding, dilation, ceil_mode, "max_pool")
+    pads = [(lo, hi + e) for (lo, hi), e in zip(pads, extra)]
+    return lax.reduce_window(
+        x, jnp.array(-jnp.inf, x.dtype), lax.max, _full(window, 1), _full(stride, 1),
+        _full(pads, (0, 0)), window_dilation=_full(dilation, 1),
+    )
+
+
+def avg_pool(x, window, *, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Average pooling.
+
+    The divisor is the window size, minus the ceil-mode overhang (which is never
+    counted), minus the explicit padding if ``count_include_pad=False`` (PyTorch's
+    conventions). Average pooling is a depthwise convolution with a constant
+    ``1 / window`` kernel, away from the borders.
+
+    Args:
+      x: (N, *spatial, C). window: int or per dim. stride: defaults to ``window``.
+      padding: int, per dim, (lo, hi) pairs, 'same' or 'valid'.
+    Returns:
+      (N, *out, C), with ``out`` as in :func:`max_pool` (no dilation).
+    """
+    nd, window, stride, _, pads, extra = _window_setup(x, window, stride, padding, 1, ceil_mode, "avg_pool")
+    all_pads = [(lo, hi + e) for (lo, hi), e in zip(pads, extra)]
+    dims, strides = _full(window, 1), _full(stride, 1)
+    total = lax.reduce_window(x, jnp.array(0, x.dtype), lax.add, dims, strides, _full(all_pads, (0, 0)))
+    # The divisor depends only on static shapes: count in NumPy, embed as a constant.
+    sizes = x.shape[1:-1]
+    if count_include_pad:
+        ones = np.ones([n + lo + hi for n, (lo, hi) in zip(sizes, pads)], np.float32)
+        counted = np.pad(ones, [(0, e) for e in extra])
+    else:
+        counted = np.pad(np.ones(sizes, np.float32), all_pads)
+    view = np.lib.stride_tricks.sliding_window_view(counted, window)
+    view = view[tuple(slice(None, None, s) for s in stride)]
+    count = view.reshape(*view.shape[:nd], -1).sum(-1)
+    return total / jnp.asarray(count[None, ..., None], x.dtype)
+
+
+def global_avg_pool(x):
+    """Mean over all spatial dims: (N, *spatial, C) -> (N, C)."""
+    nd = _args.spatial_rank(x, "global_avg_pool")
+    _args.check_float("global_avg_pool", x=x)
+    return jnp.mean(x, axis=tuple(range(1, nd + 1)))
+
+
+def global_max_pool(x):
+    """Max over all spatial dims: (N, *spatial, C) -> (N, C)."""
+    nd = _args.spatial_rank(x, "global_max_pool")
+    _args.check_float("global_max_pool", x=x)
+    return jnp.max(x, axis=tuple(range(1, nd + 1)))
+
+
+def _argmax_pick(a, b):
+    (av, ai), (bv, bi) = a, b
+    # The larger value wins; on a tie the lower flat index (the first in scan order).
+    take_a = (av > bv) | ((av == bv) & (ai < bi))
+    return lax.select(take_a, av, bv), lax.select(take_a, ai, bi)
+
+
+def max_pool_with_argmax(x, window, *, stride=None, padding=0):
+    """Max pooling that also returns the "switches" of ZFNet's deconvnet.
+
+    Args:
+      x: (N, *spatial, C). window, stride, padding: as :func:`max_pool`.
+    Returns:
+      ``(y, switches)``: ``y`` (N, *out, C) equals ``max_pool(x, ...)``;
+      ``switches`` (N, *out, C) int32 holds, for each output, the flat index
+      into ``x``'s spatial dims (row-major, as PyTorch) of the input that won;
+      ties go to the first.
+    """
+    fn = "max_pool_with_argmax"
+    nd, window, stride, _, pads, _ = _window_setup(x, window, stride, padding, 1, False, fn)
+    y = max_pool(x, window, stride=stride, padding=pads)
+    sizes = x.shape[1:-1]
+    flat = jnp.arange(int(np.prod(sizes)), dtype=jnp.int32).reshape(1, *sizes, 1)
+    flat = jnp.broadcast_to(flat, x.shape)
+    pads = _full(pads, (0, 0))
+    _, switches = lax.reduce_window(
+        (lax.stop_gradient(x), flat), (jnp.array(-jnp.inf, x.dtype), jnp.array(np.iinfo(np.int32).max, jnp.int32)),
+        _argmax_pick, _full(window, 1), _full(stride, 1), pads,
+    )
+    return y, switches
+
+
+def max_unpool(y, switches, *, output_shape):
+    """Place each pooled value back where its switch says; zeros elsewhere.
+
+    Where windows overlap and two outputs chose the same input, their values
+    add, which makes this the exact transpose of the selection: for gradients
+    ``g``, ``max_unpool(g, switches)`` equals the gradient of :func:`max_pool`.
+
+    Args:
+      y: (N, *out, C) values to place. switches: (N, *out, C) int flat indices
+        from :func:`max_pool_with_argmax`. output_shape: (N, *spatial, C) or ``*spatial``.
+    Returns:
+      (N, *spatial, C).
+    """
+    fn = "max_unpool"
+    nd = _args.spatial_rank(y, fn, "y")
+    if tuple(switches.shape) != tuple(y.shape):
+        raise ValueError(f"{fn}: switches {tuple(switches.shape)} must have y's shape {tuple(y.shape)}")
+    if not jnp.issubdtype(switches.dtype, jnp.integer):
+        raise TypeError(f"{fn}: switches must be integer indices, got dtype {switches.dtype}")
+    output_shape = tuple(int(s) for s in output_shape)
+    if len(output_shape) == nd:
+        output_shape = (y.shape[0], *output_shape, y.shape[-1])
+    if len(output_shape) != nd + 2 or output_shape[0] != y.shape[0] or output_shape[-1] != y.shape[-1]:
+        raise ValueError(f"{fn}: output_shape={output_shape} must be (N, *spatial, C) matching y {tuple(y.shape)}")
+    n, c, s = y.shape[0], y.shape[-1], int(np.prod(output_shape[1:-1]))
+    vals = y.reshape(n, -1, c)  # (N, P, C)
+    idx = switches.reshape(n, -1, c)
+    out = jnp.zeros((n, s, c), y.dtype)
+    out = out.at[jnp.arange(n)[:, None, None], idx, jnp.arange(c)[None, None, :]].add(vals)
+    return out.reshape(output_shape)
