@@ -1,1 +1,21 @@
-"""jcnn.nn."""
+"""Flax NNX modules that own parameters and call :mod:`jcnn.ops`; blocks built from them.
+
+Modules add parameters, not maths. Train/eval mode with ``model.train()`` /
+``model.eval()``; the functional view is :func:`apply`.
+"""
+
+from flax.nnx import Sequential
+
+from jcnn.nn import init
+from jcnn.nn.activations import Activation
+from jcnn.nn.conv import Conv, ConvTranspose
+from jcnn.nn.dropout import Dropout
+from jcnn.nn.functional import apply
+from jcnn.nn.linear import Dense, Flatten
+from jcnn.nn.norm import LRN, BatchNorm
+from jcnn.nn.pool import AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool
+
+__all__ = [
+    "Activation", "AvgPool", "BatchNorm", "Conv", "ConvTranspose", "Dense", "Dropout", "Flatten",
+    "GlobalAvgPool", "GlobalMaxPool", "LRN", "MaxPool", "Sequential", "apply", "init",
+]
