@@ -8,6 +8,7 @@ from flax.nnx import Sequential
 
 from jcnn.nn import init
 from jcnn.nn.activations import Activation
+from jcnn.nn.blocks import ConvBNAct, VGGStage
 from jcnn.nn.conv import Conv, ConvTranspose
 from jcnn.nn.dropout import Dropout
 from jcnn.nn.functional import apply
@@ -16,6 +17,6 @@ from jcnn.nn.norm import LRN, BatchNorm
 from jcnn.nn.pool import AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool
 
 __all__ = [
-    "Activation", "AvgPool", "BatchNorm", "Conv", "ConvTranspose", "Dense", "Dropout", "Flatten",
+    "Activation", "AvgPool", "BatchNorm", "Conv", "ConvBNAct", "VGGStage", "ConvTranspose", "Dense", "Dropout", "Flatten",
     "GlobalAvgPool", "GlobalMaxPool", "LRN", "MaxPool", "Sequential", "apply", "init",
 ]
