@@ -6,6 +6,14 @@
 from jcnn.models.registry import ModelInfo, create, info, names, register
 
 # Model files register themselves on import (keep this list sorted).
+from jcnn.models import alexnet  # noqa: E402,F401  isort: skip
+from jcnn.models import dcgan  # noqa: E402,F401  isort: skip
+from jcnn.models import googlenet  # noqa: E402,F401  isort: skip
 from jcnn.models import lenet  # noqa: E402,F401  isort: skip
+from jcnn.models import mobilenet  # noqa: E402,F401  isort: skip
+from jcnn.models import resnet  # noqa: E402,F401  isort: skip
+from jcnn.models import vgg  # noqa: E402,F401  isort: skip
+from jcnn.models import zfnet  # noqa: E402,F401  isort: skip
+from jcnn.models.pattern import from_pattern, normalize_pattern, to_pattern  # noqa: E402  isort: skip
 
-__all__ = ["ModelInfo", "create", "info", "names", "register"]
+__all__ = ["ModelInfo", "create", "from_pattern", "info", "names", "normalize_pattern", "register", "to_pattern"]

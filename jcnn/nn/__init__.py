@@ -12,11 +12,16 @@ from jcnn.nn.blocks import ConvBNAct, VGGStage
 from jcnn.nn.conv import Conv, ConvTranspose
 from jcnn.nn.dropout import Dropout
 from jcnn.nn.functional import apply
+from jcnn.nn.inception import Inception
 from jcnn.nn.linear import Dense, Flatten
+from jcnn.nn.mobile import DepthwiseSeparable, InvertedResidual, make_divisible
 from jcnn.nn.norm import LRN, BatchNorm
 from jcnn.nn.pool import AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool
+from jcnn.nn.residual import BasicBlock, Bottleneck, DilatedResidualBlock, ShortcutA
 
 __all__ = [
     "Activation", "AvgPool", "BatchNorm", "Conv", "ConvBNAct", "VGGStage", "ConvTranspose", "Dense", "Dropout", "Flatten",
     "GlobalAvgPool", "GlobalMaxPool", "LRN", "MaxPool", "Sequential", "apply", "init",
+    "BasicBlock", "Bottleneck", "DepthwiseSeparable", "DilatedResidualBlock", "Inception", "InvertedResidual",
+    "ShortcutA", "make_divisible",
 ]
