@@ -6,6 +6,7 @@ Activations are ``(N, *spatial, C)`` with 1, 2 or 3 spatial dims; kernels are
 takes an int, per-dim ints, ``(lo, hi)`` pairs, ``'same'`` or ``'valid'``.
 """
 
+from jcnn.ops._conv_impl import conv_impl
 from jcnn.ops.conv import conv, conv_grads, conv_transpose
 from jcnn.ops.dropout import dropout
 from jcnn.ops.filters import box, filter2d, gaussian, gradient_magnitude, laplacian, sharpen, sobel_x, sobel_y
@@ -15,7 +16,7 @@ from jcnn.ops.pool import avg_pool, global_avg_pool, global_max_pool, max_pool, 
 from jcnn.ops.shapes import conv_output_size, conv_transpose_output_size
 
 __all__ = [
-    "avg_pool", "batch_moments", "batch_norm", "box", "conv", "conv_grads", "conv_output_size",
+    "avg_pool", "batch_moments", "batch_norm", "box", "conv", "conv_grads", "conv_impl", "conv_output_size",
     "conv_transpose", "conv_transpose_output_size", "dense", "dropout", "filter2d", "gaussian", "global_avg_pool",
     "global_max_pool", "gradient_magnitude", "laplacian", "lrn", "max_pool", "max_pool_with_argmax",
     "max_unpool", "pointwise_conv", "sharpen", "sobel_x", "sobel_y",

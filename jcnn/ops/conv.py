@@ -2,31 +2,18 @@
 
 Layout is channels-last throughout: inputs ``(N, *spatial, C)`` with 1, 2 or 3
 spatial dims, kernels ``(*K, C_in // groups, C_out)``. Every function here
-lowers to exactly one ``lax.conv_general_dilated`` call, made in
-:func:`_conv_general` (the single place that builds ``dimension_numbers``).
+lowers to one ``lax.conv_general_dilated`` call, made in
+``_conv_impl.conv_general`` (the single place that calls it), or on CPU to
+the faster formulation that ``_conv_impl`` selects for ``conv``.
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
-from jax import lax
 
-from jcnn.ops import _args
+from jcnn.ops import _args, _conv_impl
 
 _SPATIAL = {1: "W", 2: "HW", 3: "DHW"}
-
-
-def _conv_general(lhs, rhs, *, strides, padding, lhs_dilation=None, rhs_dilation=None, groups=1,
-                  batch_groups=1, specs=None, precision=None):
-    """The one call to ``lax.conv_general_dilated``; ``specs`` default to channels-last."""
-    nd = lhs.ndim - 2
-    dtype = jnp.result_type(lhs, rhs)
-    return lax.conv_general_dilated(
-        lhs.astype(dtype), rhs.astype(dtype), strides, padding,
-        lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation,
-        dimension_numbers=specs or _args.nhwc(nd),
-        feature_group_count=groups, batch_group_count=batch_groups, precision=precision,
-    )
 
 
 def _check_groups(groups, fn):
@@ -74,7 +61,7 @@ def _add_bias(y, b):
     return y if b is None else y + b.astype(y.dtype)
 
 
-def conv(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, flip=False, precision=None):
+def conv(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, flip=False, precision=None, impl=None):
     """Cross-correlation (deep learning's "convolution") of a channels-last batch.
 
     ``y[n, p, o] = b[o] + sum_{k, i} x_pad[n, p*stride + k*dilation, g(o)*C_in/groups + i] * w[k, i, o]``,
@@ -90,6 +77,9 @@ def conv(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, flip=False,
       groups: number of channel groups; must divide C_in and C_out.
       flip: flip the kernel (true convolution instead of cross-correlation).
       precision: passed to ``lax.conv_general_dilated``.
+      impl: formulation; None uses the :func:`conv_impl` context (default
+        ``'auto'``: XLA's convolution off CPU, on CPU the faster formulation for
+        the shape, see ``jcnn/ops/_conv_impl.py``). ``'xla'`` pins XLA's path.
     Returns:
       (N, *out, C_out) with ``out = floor((n + lo + hi - dilation*(K - 1) - 1) / stride) + 1``
       (``ceil(n / stride)`` for 'same').
@@ -103,7 +93,8 @@ def conv(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, flip=False,
     _check_out_sizes(fn, x.shape[1:-1], kernel, stride, dilation, pads, x, w)
     if flip:
         w = jnp.flip(w, axis=tuple(range(nd)))
-    y = _conv_general(x, w, strides=stride, padding=pads, rhs_dilation=dilation, groups=groups, precision=precision)
+    y = _conv_impl.conv_impl_call(x, w, stride=stride, pads=pads, dilation=dilation, groups=groups,
+                                  precision=precision, impl=impl)
     return _add_bias(y, b)
 
 
@@ -166,7 +157,7 @@ def conv_transpose(y, w, b=None, *, stride=1, padding=0, output_padding=0, dilat
         if size < 1:
             raise ValueError(f"{fn}: padding {pads} removes the whole output (length {size}); y {tuple(y.shape)}")
         full.append((d * (k - 1) - lo, d * (k - 1) - hi + op))
-    x = _conv_general(y, _transposed_kernel(w, groups), strides=(1,) * nd, padding=full, lhs_dilation=stride,
+    x = _conv_impl.conv_general(y, _transposed_kernel(w, groups), strides=(1,) * nd, padding=full, lhs_dilation=stride,
                       rhs_dilation=dilation, groups=groups, precision=precision)
     return _add_bias(x, b)
 
@@ -204,7 +195,7 @@ def conv_grads(x, w, dy, *, stride=1, padding=0, dilation=1, groups=1, precision
     spare = [n + lo + hi - (s * (m - 1) + d * (k - 1) + 1)
              for n, m, k, s, d, (lo, hi) in zip(sizes, outs, kernel, stride, dilation, pads)]
     sp = _SPATIAL[nd]
-    dw = _conv_general(
+    dw = _conv_impl.conv_general(
         x, dy, strides=dilation, padding=[(lo, hi - e) for (lo, hi), e in zip(pads, spare)],
         rhs_dilation=stride, batch_groups=groups, precision=precision,
         # Batch and channel roles swapped by relabelling, not transposing:

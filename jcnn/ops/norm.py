@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from jcnn.ops import _args
@@ -82,5 +83,6 @@ def lrn(x, *, size=5, alpha=1e-4, beta=0.75, k=2.0):
         raise ValueError(f"{fn}: size={size!r} must be a positive int")
     window = (1,) * (x.ndim - 1) + (size,)
     pads = ((0, 0),) * (x.ndim - 1) + ((size // 2, (size - 1) // 2),)
-    sq = lax.reduce_window(jnp.square(x), jnp.array(0, x.dtype), lax.add, window, (1,) * x.ndim, pads)
+    # NumPy init value: concrete under jit, so lax uses the differentiable reduce_window_sum.
+    sq = lax.reduce_window(jnp.square(x), np.array(0, x.dtype), lax.add, window, (1,) * x.ndim, pads)
     return x / jnp.power(k + alpha * sq, beta)

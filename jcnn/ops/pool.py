@@ -17,7 +17,8 @@ def _window_setup(x, window, stride, padding, dilation, ceil_mode, fn):
     """Check a pooling call; return ``(nd, window, stride, dilation, pads, ceil_extra)``.
 
     ``pads`` are the user's explicit pairs; ``ceil_extra`` is the additional
-    high-side length that ``ceil_mode`` needs for its last, partial window.
+    high-side length that ``ceil_mode`` needs for its last, partial window
+    (negative: the tail of the high padding that no window reads, trimmed).
     """
     nd = _args.spatial_rank(x, fn)
     _args.check_float(fn, x=x)
@@ -34,7 +35,9 @@ def _window_setup(x, window, stride, padding, dilation, ceil_mode, fn):
                 f"{fn}: spatial size {n} padded by ({lo}, {hi}) is smaller than the window "
                 f"{d * (k - 1) + 1} (window={window}, dilation={dilation}); x {tuple(x.shape)}"
             )
-        extra.append(max((out - 1) * s + d * (k - 1) + 1 - (n + lo + hi), 0))
+        # Negative (down to -hi) when ceil mode's rule drops a last window that
+        # the high padding alone would have made room for: trim that padding.
+        extra.append(max((out - 1) * s + d * (k - 1) + 1 - (n + lo + hi), -hi))
     return nd, window, stride, dilation, pads, tuple(extra)
 
 
@@ -55,8 +58,11 @@ def max_pool(x, window, *, stride=None, padding=0, dilation=1, ceil_mode=False):
     """
     nd, window, stride, dilation, pads, extra = _window_setup(x, window, stride, padding, dilation, ceil_mode, "max_pool")
     pads = [(lo, hi + e) for (lo, hi), e in zip(pads, extra)]
+    # A NumPy (concrete) init value: lax then picks the differentiable
+    # reduce_window_max; a jnp array is a tracer under jit and gives the generic,
+    # non-differentiable reduce_window.
     return lax.reduce_window(
-        x, jnp.array(-jnp.inf, x.dtype), lax.max, _full(window, 1), _full(stride, 1),
+        x, np.array(-np.inf, x.dtype), lax.max, _full(window, 1), _full(stride, 1),
         _full(pads, (0, 0)), window_dilation=_full(dilation, 1),
     )
 
@@ -78,12 +84,12 @@ def avg_pool(x, window, *, stride=None, padding=0, ceil_mode=False, count_includ
     nd, window, stride, _, pads, extra = _window_setup(x, window, stride, padding, 1, ceil_mode, "avg_pool")
     all_pads = [(lo, hi + e) for (lo, hi), e in zip(pads, extra)]
     dims, strides = _full(window, 1), _full(stride, 1)
-    total = lax.reduce_window(x, jnp.array(0, x.dtype), lax.add, dims, strides, _full(all_pads, (0, 0)))
+    total = lax.reduce_window(x, np.array(0, x.dtype), lax.add, dims, strides, _full(all_pads, (0, 0)))
     # The divisor depends only on static shapes: count in NumPy, embed as a constant.
     sizes = x.shape[1:-1]
     if count_include_pad:
-        ones = np.ones([n + lo + hi for n, (lo, hi) in zip(sizes, pads)], np.float32)
-        counted = np.pad(ones, [(0, e) for e in extra])
+        ones = np.ones([n + lo + hi + min(e, 0) for n, (lo, hi), e in zip(sizes, pads, extra)], np.float32)
+        counted = np.pad(ones, [(0, max(e, 0)) for e in extra])
     else:
         counted = np.pad(np.ones(sizes, np.float32), all_pads)
     view = np.lib.stride_tricks.sliding_window_view(counted, window)

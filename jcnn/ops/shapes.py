@@ -55,7 +55,12 @@ def conv_transpose_output_size(
     (n,), (k,) = _args.as_tuple(n, 1, "n", fn), _args.as_tuple(k, 1, "k", fn)
     (s,), (d,) = _args.as_tuple(stride, 1, "stride", fn), _args.as_tuple(dilation, 1, "dilation", fn)
     (op,) = _args.as_tuple(output_padding, 1, "output_padding", fn, minimum=0)
+    # The same rules as conv_transpose itself, so the size helper never promises a shape the op refuses.
+    if op >= s:
+        raise ValueError(f"{fn}: output_padding={output_padding!r} must be smaller than stride={s}")
     if isinstance(padding, str) and padding.upper() == "SAME":
+        if op:
+            raise ValueError(f"{fn}: output_padding={output_padding!r} cannot be combined with padding='same'")
         return n * s
     lo, hi = _one_dim_padding(n * s, k, padding, s, d, fn)
     out = (n - 1) * s - lo - hi + d * (k - 1) + 1 + op

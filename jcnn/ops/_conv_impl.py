@@ -1,0 +1,246 @@
+"""Formulations of :func:`jcnn.ops.conv` and the rule that picks one per shape and backend.
+
+XLA's convolution is the reference and the default off CPU. On XLA-CPU some
+shapes run far below matmul speed, so :func:`conv_impl_call` routes them,
+forward, input gradient and kernel gradient separately (a ``jax.custom_vjp``),
+to formulations that do the same sums with faster pieces:
+
+- ``"shift"``: tiny ``C_in`` (``groups=1``, ``C_in <= 4``): the output is the
+  sum over kernel offsets of a strided input slice times ``w[k]``, elementwise.
+- ``"matmul"``: 1x1 kernels (``groups=1``): one ``dot_general`` over channels.
+- ``"depthwise"``: ``groups == C_in``: the sum over offsets of a slice times
+  ``w[k]``, elementwise per channel.
+- ``"blocked"``: XLA's own kernel-gradient convolution, run on blocks of the
+  batch and summed. XLA-CPU's kernel gradient is a contraction with a huge
+  reduced dimension and a tiny output; on blocks of about 1 MB it runs 2-4x
+  faster (ResNet-20 32x32x16, batch 128: 22 ms -> 7 ms).
+
+Gradients of ``matmul`` and ``depthwise`` are their own autodiff (pads,
+slices, dots and products); ``shift`` and ``blocked`` take XLA's input
+gradient and the blocked kernel gradient; ``blocked``'s forward is XLA's. The choice is a pure function of shapes, dtypes, hyperparameters and
+the platform, made at trace time; ``impl=`` or :func:`conv_impl` pins one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+import threading
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from jcnn.ops import _args
+
+IMPLS = ("auto", "xla", "shift", "matmul", "depthwise", "blocked")
+
+# Target bytes of one batch block of the (padded) input in the blocked kernel
+# gradient, and the largest block; measured on XLA-CPU, see conv_cpu.py.
+_BLOCK_BYTES = 1 << 20
+_BLOCK_MAX = 16
+_SHIFT_MAX_CIN = 4
+
+_state = threading.local()
+
+
+def _default_impl() -> str:
+    return getattr(_state, "impl", "auto")
+
+
+@contextlib.contextmanager
+def conv_impl(impl: str):
+    """Context manager: the formulation ``conv`` uses when its ``impl`` is None.
+
+    ``with jcnn.ops.conv_impl("xla"): ...`` pins XLA's convolution. Read at
+    trace time: a function jitted inside the block keeps its choice.
+    """
+    _check_impl(impl, "conv_impl")
+    old = _default_impl()
+    _state.impl = impl
+    try:
+        yield
+    finally:
+        _state.impl = old
+
+
+def _check_impl(impl, fn):
+    if impl not in IMPLS:
+        raise ValueError(f"{fn}: impl={impl!r} must be None or one of {', '.join(map(repr, IMPLS))}")
+
+
+# ----------------------------------------------------------------------------
+# Formulations. All take the padded-free input x (N, *S, C_in), w (*K, C_in/g, C_out)
+# and a static config; all return (N, *out, C_out) in the result dtype.
+
+def conv_general(lhs, rhs, *, strides, padding, lhs_dilation=None, rhs_dilation=None, groups=1,
+                  batch_groups=1, specs=None, precision=None):
+    """The one call to ``lax.conv_general_dilated``; ``specs`` default to channels-last."""
+    nd = lhs.ndim - 2
+    dtype = jnp.result_type(lhs, rhs)
+    return lax.conv_general_dilated(
+        lhs.astype(dtype), rhs.astype(dtype), strides, padding,
+        lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation,
+        dimension_numbers=specs or _args.nhwc(nd),
+        feature_group_count=groups, batch_group_count=batch_groups, precision=precision,
+    )
+
+
+def _xla_fwd(x, w, cfg):
+    stride, pads, dilation, groups, precision = cfg
+    return conv_general(x, w, strides=stride, padding=pads, rhs_dilation=dilation, groups=groups, precision=precision)
+
+
+def _offset_slices(x, w, cfg):
+    """Yield ``(k, slice)``: for each kernel offset ``k``, the strided window of the padded input."""
+    stride, pads, dilation, _, _ = cfg
+    nd = x.ndim - 2
+    kernel = w.shape[:nd]
+    xp = jnp.pad(x, ((0, 0), *pads, (0, 0)))
+    outs = [(xp.shape[1 + i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1 for i in range(nd)]
+    for k in itertools.product(*map(range, kernel)):
+        start = (0, *(ki * d for ki, d in zip(k, dilation)), 0)
+        limit = (xp.shape[0], *(s + (o - 1) * st + 1 for s, o, st in zip(start[1:], outs, stride)), xp.shape[-1])
+        yield k, lax.slice(xp, start, limit, (1, *stride, 1))
+
+
+def _acc_dtype(dtype):
+    return jnp.promote_types(dtype, jnp.float32)
+
+
+def _shift_fwd(x, w, cfg):
+    acc = None
+    for k, s in _offset_slices(x, w, cfg):
+        s = s.astype(_acc_dtype(s.dtype))
+        for c in range(w.shape[-2]):
+            term = s[..., c:c + 1] * w[k + (c,)].astype(s.dtype)
+            acc = term if acc is None else acc + term
+    return acc.astype(x.dtype)
+
+
+def _depthwise_fwd(x, w, cfg):
+    mult = w.shape[-1] // x.shape[-1]
+    if mult > 1:
+        x = jnp.repeat(x, mult, axis=-1)
+    acc = None
+    for k, s in _offset_slices(x, w, cfg):
+        term = s.astype(_acc_dtype(s.dtype)) * w[k + (0,)].astype(_acc_dtype(s.dtype))
+        acc = term if acc is None else acc + term
+    return acc.astype(x.dtype)
+
+
+def _matmul_fwd(x, w, cfg):
+    precision = cfg[4]
+    (_, s), = _offset_slices(x, w, cfg)
+    w2 = w.reshape(w.shape[-2:])
+    y = lax.dot_general(s, w2, (((s.ndim - 1,), (0,)), ((), ())), precision=precision,
+                        preferred_element_type=_acc_dtype(s.dtype))
+    return y.astype(x.dtype)
+
+
+_FWD = {"xla": _xla_fwd, "shift": _shift_fwd, "depthwise": _depthwise_fwd, "matmul": _matmul_fwd}
+
+
+def _block_size(x):
+    per_sample = math.prod(x.shape[1:]) * x.dtype.itemsize
+    nb = max(1, min(_BLOCK_MAX, _BLOCK_BYTES // max(per_sample, 1)))
+    return 1 << (nb.bit_length() - 1)  # a power of two
+
+
+def _blocked_dw(x, w, dy, cfg):
+    """Kernel gradient as XLA's kernel-gradient conv on batch blocks, summed in batch order."""
+    nb, n = _block_size(x), x.shape[0]
+    dw = None
+    for b in range(0, n, nb):
+        _, vjp = jax.vjp(lambda w_: _xla_fwd(x[b:b + nb], w_, cfg), w)
+        part = vjp(dy[b:b + nb])[0].astype(_acc_dtype(w.dtype))
+        dw = part if dw is None else dw + part
+    return dw.astype(w.dtype)
+
+
+# ----------------------------------------------------------------------------
+# Support and selection.
+
+def _supports(name, x, w, cfg) -> bool:
+    stride, pads, dilation, groups, _ = cfg
+    c_in, ci_g, c_out = x.shape[-1], w.shape[-2], w.shape[-1]
+    kernel = w.shape[:x.ndim - 2]
+    if name in ("xla", "blocked"):
+        return True
+    if name == "shift":
+        return groups == 1 and c_in <= _SHIFT_MAX_CIN
+    if name == "matmul":
+        return groups == 1 and all(k == 1 for k in kernel)
+    if name == "depthwise":
+        return groups == c_in > 1 and ci_g == 1 and c_out % c_in == 0
+    return False
+
+
+def _select_cpu(x, w, cfg) -> str:
+    """The CPU rule (numbers: experiments/benchmarks/results/conv_cpu_*.md)."""
+    for name in ("matmul", "shift", "depthwise"):
+        if _supports(name, x, w, cfg):
+            return name
+    return "blocked" if x.shape[0] > _block_size(x) else "xla"
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _conv_custom(x, w, name, cfg):
+    return _FWD.get(name, _xla_fwd)(x, w, cfg)
+
+
+def _conv_custom_fwd(x, w, name, cfg):
+    return _conv_custom(x, w, name, cfg), (x, w)
+
+
+def _conv_custom_bwd(name, cfg, res, dy):
+    x, w = res
+    if name in ("blocked", "shift"):
+        # shift's own autodiff (75 pads of channel sums) loses to XLA's input
+        # gradient, and its kernel gradient to the blocked one (LeNet conv1).
+        dx = jax.vjp(lambda x_: _xla_fwd(x_, w, cfg), x)[1](dy)[0]
+        return dx, _blocked_dw(x, w, dy, cfg)
+    _, vjp = jax.vjp(lambda x_, w_: _FWD[name](x_, w_, cfg), x, w)
+    return vjp(dy)
+
+
+_conv_custom.defvjp(_conv_custom_fwd, _conv_custom_bwd)
+
+
+def _run(name, x, w, cfg):
+    return _xla_fwd(x, w, cfg) if name == "xla" else _conv_custom(x, w, name, cfg)
+
+
+def conv_impl_call(x, w, *, stride, pads, dilation, groups, precision, impl, fn="conv"):
+    """``conv``'s core (no bias, no flip): the same result as XLA's conv, via the chosen formulation."""
+    impl = _default_impl() if impl is None else impl
+    _check_impl(impl, fn)
+    dtype = jnp.result_type(x, w)
+    x, w = x.astype(dtype), w.astype(dtype)
+    cfg = (tuple(stride), tuple(tuple(p) for p in pads), tuple(dilation), int(groups), precision)
+    if impl == "xla":
+        return _xla_fwd(x, w, cfg)
+    if impl != "auto":
+        if not _supports(impl, x, w, cfg):
+            raise ValueError(f"{fn}: impl={impl!r} does not support x {tuple(x.shape)}, w {tuple(w.shape)}, "
+                             f"groups={groups}; use impl='auto' or 'xla'")
+        return _run(impl, x, w, cfg)
+    name = _select_cpu(x, w, cfg)
+    if name == "xla":
+        return _xla_fwd(x, w, cfg)
+    # The CPU rule applies only when lowering for CPU; every other platform
+    # lowers XLA's convolution, exactly as without this module.
+    return lax.platform_dependent(x, w, cpu=lambda a, b: _run(name, a, b, cfg),
+                                  default=lambda a, b: _xla_fwd(a, b, cfg))
+
+
+def select(x, w, *, stride=1, padding=0, dilation=1, groups=1) -> str:
+    """The formulation ``impl='auto'`` uses on CPU for these shapes (for benchmarks and tests)."""
+    nd = x.ndim - 2
+    kernel = tuple(w.shape[:nd])
+    stride = _args.as_tuple(stride, nd, "stride", "select")
+    dilation = _args.as_tuple(dilation, nd, "dilation", "select")
+    pads = _args.resolve_padding(padding, x.shape[1:-1], kernel, stride, dilation, "select")
+    return _select_cpu(x, w, (stride, pads, dilation, groups, None))
