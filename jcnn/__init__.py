@@ -9,5 +9,7 @@
 __version__ = "0.1.0"
 
 from jcnn import ops  # noqa: E402
+from jcnn import nn  # noqa: E402
+from jcnn import models  # noqa: E402
 
-__all__ = ["ops", "__version__"]
+__all__ = ["models", "nn", "ops", "__version__"]
