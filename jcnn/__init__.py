@@ -11,5 +11,6 @@ __version__ = "0.1.0"
 from jcnn import ops  # noqa: E402
 from jcnn import nn  # noqa: E402
 from jcnn import models  # noqa: E402
+from jcnn.models.summary import summary  # noqa: E402
 
-__all__ = ["models", "nn", "ops", "__version__"]
+__all__ = ["models", "nn", "ops", "summary", "__version__"]

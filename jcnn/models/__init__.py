@@ -15,5 +15,6 @@ from jcnn.models import resnet  # noqa: E402,F401  isort: skip
 from jcnn.models import vgg  # noqa: E402,F401  isort: skip
 from jcnn.models import zfnet  # noqa: E402,F401  isort: skip
 from jcnn.models.pattern import from_pattern, normalize_pattern, to_pattern  # noqa: E402  isort: skip
+from jcnn.models.summary import check_input  # noqa: E402  isort: skip
 
-__all__ = ["ModelInfo", "create", "from_pattern", "info", "names", "normalize_pattern", "register", "to_pattern"]
+__all__ = ["ModelInfo", "check_input", "create", "from_pattern", "info", "names", "normalize_pattern", "register", "to_pattern"]

@@ -1,0 +1,373 @@
+"""Look inside any NNX model: its named layers, a shape-only trace of its calls, and activations.
+
+- :func:`layers` lists submodules by dot-joined attribute path (``"conv1"``,
+  ``"layer1.0.conv1"``, ``"layers.2"`` inside an ``nnx.Sequential``), in the
+  order their attributes were defined.
+- :func:`trace` runs the model under :func:`jax.eval_shape` (no FLOPs, so
+  224x224 ImageNet models trace in well under a second) and returns one
+  :class:`CallRecord` per module call, in call order.
+- :func:`capture` runs the model for real and returns chosen layers' outputs.
+
+How: for the duration of a run, every class in the model that defines
+``__call__`` gets that method wrapped; the wrapper looks the instance up in an
+``id -> path`` map of the model being inspected and does nothing for any other
+instance (other models, other threads). The originals are restored in a
+``finally``. Works for any user ``nnx.Module`` (nested modules, ``nnx.List``,
+``nnx.Sequential``); it needs no cooperation from the modules.
+
+A *leaf* is a module with no submodules. ``depth=k`` reports modules whose path
+has ``k`` parts (and leaves above that), so ``depth=1`` on a ResNet gives one
+row per stage. A module called twice is reported as ``name`` then ``name#2``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import difflib
+import threading
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+# Pure containers are walked through but never reported: they are not called.
+_CONTAINERS = tuple(c for c in (getattr(nnx, "List", None), getattr(nnx, "Dict", None)) if c is not None)
+_MODE_ATTRS = ("deterministic", "use_running_average")
+
+
+# ----------------------------------------------------------------------------
+# Walking the module tree
+
+
+def _children(module):
+    """Yield ``(key, child_module)`` in attribute-definition order (lists and dicts expanded)."""
+
+    def expand(key, value):
+        if isinstance(value, nnx.Module):
+            yield key, value
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                yield from expand(f"{key}.{i}", v)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                yield from expand(f"{key}.{k}", v)
+
+    for key, value in vars(module).items():
+        if key.startswith("_pytree__"):
+            continue
+        yield from expand(str(key), value)
+
+
+def _walk(model):
+    """All modules under ``model`` (root included as ``""``), pre-order, first path wins for shared ones."""
+    out, seen = [], set()
+
+    def go(prefix, m):
+        if id(m) in seen:
+            return
+        seen.add(id(m))
+        out.append((prefix, m))
+        for key, child in _children(m):
+            go(f"{prefix}.{key}" if prefix else key, child)
+
+    go("", model)
+    return out
+
+
+def _is_leaf(module) -> bool:
+    return next(_children(module), None) is None
+
+
+def layers(model: nnx.Module) -> list[tuple[str, nnx.Module]]:
+    """Named submodules of ``model``: ``[(path, module), ...]`` in definition order, parents first.
+
+    ``path`` is the dot-joined attribute path (``"conv1"``, ``"layer1.0.conv1"``).
+    Pure containers (``nnx.List``) are walked through but not listed; the root is not listed.
+    """
+    if not isinstance(model, nnx.Module):
+        raise TypeError(f"layers: model must be an nnx.Module, got {type(model).__name__}")
+    return [(p, m) for p, m in _walk(model) if p and not isinstance(m, _CONTAINERS)]
+
+
+def param_count(module) -> int:
+    """Number of scalars in the ``nnx.Param`` variables of ``module`` (its whole subtree)."""
+    leaves = jax.tree_util.tree_leaves(nnx.state(module, nnx.Param))
+    return int(sum(np.prod(np.shape(v)) for v in leaves))
+
+
+# ----------------------------------------------------------------------------
+# Intercepting __call__
+
+_lock = threading.Lock()
+_originals: dict[type, Callable] = {}  # class -> its own __call__, while patched
+_refs: dict[type, int] = {}
+_local = threading.local()  # .hooks: stack of active _Hook objects of this thread
+
+
+class _Hook:
+    """What one inspection run does around the calls of the instances it names.
+
+    ``around(path, module, call, args)`` returns the module's output; ``call()`` runs
+    the original method on the positional ``args``. Instances not in ``names`` pass
+    straight through.
+    """
+
+    def __init__(self, names: dict[int, str], around):
+        self.names, self.around, self.active = names, around, []
+
+
+def _wrap(cls, orig):
+    def __call__(self, *args, **kwargs):
+        hooks = getattr(_local, "hooks", None)
+        hook = hooks[-1] if hooks else None
+        # Re-entry through super().__call__ of the same instance is one call.
+        if hook is None or id(self) not in hook.names or (hook.active and hook.active[-1] is self):
+            return orig(self, *args, **kwargs)
+        hook.active.append(self)
+        try:
+            return hook.around(hook.names[id(self)], self, lambda: orig(self, *args, **kwargs), args)
+        finally:
+            hook.active.pop()
+
+    __call__.__wrapped__ = orig
+    __call__.__jcnn_capture__ = True
+    return __call__
+
+
+@contextlib.contextmanager
+def _intercept(model, around, *, paths=None):
+    """Within the block, calls of ``model``'s submodules (``paths`` or all) go through ``around``."""
+    named = [(p, m) for p, m in _walk(model) if p and not isinstance(m, _CONTAINERS)]
+    if paths is not None:
+        named = [(p, m) for p, m in named if p in paths]
+    names = {id(m): p for p, m in named}
+    classes = {c for _, m in named for c in type(m).__mro__ if "__call__" in c.__dict__ and c is not object}
+    with _lock:
+        for cls in classes:
+            if _refs.get(cls, 0) == 0:
+                orig = cls.__dict__["__call__"]
+                _originals[cls] = orig
+                type.__setattr__(cls, "__call__", _wrap(cls, orig))
+            _refs[cls] = _refs.get(cls, 0) + 1
+    hook = _Hook(names, around)
+    if not hasattr(_local, "hooks"):
+        _local.hooks = []
+    _local.hooks.append(hook)
+    try:
+        yield hook
+    finally:
+        _local.hooks.remove(hook)
+        with _lock:
+            for cls in classes:
+                _refs[cls] -= 1
+                if _refs[cls] == 0:
+                    type.__setattr__(cls, "__call__", _originals.pop(cls))
+                    del _refs[cls]
+
+
+@contextlib.contextmanager
+def mode(model, train: bool):
+    """Within the block ``model`` is in train (or eval) mode; the previous flags are restored after."""
+    saved = [(m, a, getattr(m, a)) for _, m in _walk(model) for a in _MODE_ATTRS if hasattr(m, a)]
+    model.train() if train else model.eval()
+    try:
+        yield model
+    finally:
+        for m, a, v in saved:
+            setattr(m, a, v)
+
+
+def _unit_paths(model, depth) -> dict[str, str]:
+    """``{path: group}`` of the modules whose calls are recorded at ``depth`` (None: leaves).
+
+    At ``depth=k`` a callable module whose path has ``k`` parts is one unit (its
+    output includes whatever its ``__call__`` does around its children); leaves
+    higher up are their own unit; below a pure container (``nnx.List``) of depth
+    ``<= k`` the first callable modules are units grouped under the path's first
+    ``k`` parts (``layer1.0``, ``layer1.1`` -> ``layer1``).
+    """
+    if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 1):
+        raise ValueError(f"trace: depth={depth!r} must be None (leaves) or a positive int")
+    kinds = {p: isinstance(m, _CONTAINERS) for p, m in _walk(model)}
+    units = {}
+    for p, m in _walk(model):
+        if not p or kinds[p]:
+            continue
+        parts = p.split(".")
+        if depth is None:
+            if _is_leaf(m):
+                units[p] = p
+            continue
+        ancestors = [".".join(parts[:i]) for i in range(1, len(parts))]
+        if any(a in units for a in ancestors):
+            continue  # inside a unit
+        if len(parts) == depth or (len(parts) < depth and _is_leaf(m)):
+            units[p] = p
+        elif len(parts) > depth and all(kinds.get(a, True) for a in ancestors[depth - 1:]):
+            units[p] = ".".join(parts[:depth])
+    return units
+
+
+def _repeat_name(path, counts):
+    counts[path] = counts.get(path, 0) + 1
+    return path if counts[path] == 1 else f"{path}#{counts[path]}"
+
+
+# ----------------------------------------------------------------------------
+# trace and capture
+
+
+@dataclasses.dataclass(frozen=True)
+class CallRecord:
+    """One module call seen by :func:`trace`.
+
+    ``params`` is the parameter count of the module's subtree (the same on every
+    call of a shared module; ``call`` is 1, 2, ... for its first, second call).
+    """
+
+    name: str  # path, with "#k" for the k-th call (k >= 2)
+    path: str
+    type: str
+    input_shape: tuple | None  # shape of the first array argument
+    output_shape: tuple | list | None  # shape of the output (a list of shapes for several outputs)
+    params: int
+    call: int = 1
+
+
+
+def _shapes(tree):
+    leaves = [x for x in jax.tree_util.tree_leaves(tree) if hasattr(x, "shape")]
+    if not leaves:
+        return None
+    if len(leaves) == 1:
+        return tuple(int(d) for d in leaves[0].shape)
+    return [tuple(int(d) for d in x.shape) for x in leaves]
+
+
+def as_input(x_or_shape, dtype=jnp.float32):
+    """An array, a ``jax.ShapeDtypeStruct`` or a shape tuple -> something :func:`jax.eval_shape` takes."""
+    if hasattr(x_or_shape, "shape") and hasattr(x_or_shape, "dtype"):
+        return x_or_shape
+    if isinstance(x_or_shape, (tuple, list)) and all(isinstance(d, (int, np.integer)) for d in x_or_shape):
+        return jax.ShapeDtypeStruct(tuple(int(d) for d in x_or_shape), dtype)
+    raise TypeError(f"expected an array, a jax.ShapeDtypeStruct or a shape tuple of ints, got {x_or_shape!r}")
+
+
+def trace(model: nnx.Module, x_or_shape, *, depth: int | None = None, train: bool = False) -> list[CallRecord]:
+    """Per-call records of ``model(x)``, in call order, without computing anything.
+
+    Args:
+      model: any ``nnx.Module``.
+      x_or_shape: an input array, a ``jax.ShapeDtypeStruct``, or the full input shape
+        (e.g. ``(1, 224, 224, 3)``; float32).
+      depth: None reports leaves (modules with no submodules); ``k`` reports the
+        modules whose path has ``k`` parts (and leaves higher up).
+      train: trace in train mode (default eval; the model's mode is restored after).
+
+    Returns:
+      ``[CallRecord(name, path, type, input_shape, output_shape, params, call), ...]``.
+    """
+    x = as_input(x_or_shape)
+    units = _unit_paths(model, depth)
+    raw = []
+
+    def around(path, module, call, args):
+        out = call()
+        raw.append((path, module, _shapes(args[:1]), _shapes(out)))
+        return out
+
+    with mode(model, train):
+        call_abstract(model, x, around, paths=set(units))
+    return [rec for rec, _ in group_calls(model, raw, units)]
+
+
+def call_abstract(model, x, around, *, paths=None, make_jaxpr=False):
+    """``jax.eval_shape`` (or ``jax.make_jaxpr``) of ``model(x)`` with calls going through ``around``.
+
+    The model's state is an argument, not a constant, so an abstract model
+    (``nnx.eval_shape(lambda: create(...))``) works and nothing is computed; the
+    model is split and merged, so whatever the call writes (BatchNorm
+    statistics in train mode) never reaches ``model``. Returns the output
+    shapes, or the ``ClosedJaxpr`` whose last input is ``x``.
+    """
+    graphdef, state = nnx.split(model)
+
+    def f(st, v):
+        merged = nnx.merge(graphdef, st)
+        with _intercept(merged, around, paths=paths):
+            return merged(v)
+
+    if make_jaxpr:
+        return jax.make_jaxpr(f)(state, x)
+    return jax.eval_shape(f, state, x)
+
+
+def group_calls(model, raw, units):
+    """Merge raw calls ``[(path, module, in_shape, out_shape), ...]`` into records.
+
+    Consecutive calls of units in the same container group become one record
+    (input of the first, output of the last, parameters of each module once).
+    Returns ``[(CallRecord, [indices into raw]), ...]``.
+    """
+    modules = dict(_walk(model))
+    out, counts, seen_params = [], {}, set()
+    i = 0
+    while i < len(raw):
+        path, module, in_shape, out_shape = raw[i]
+        group = units.get(path, path)
+        j = i + 1
+        if group != path:
+            while j < len(raw) and units.get(raw[j][0]) == group and raw[j][0] != path:
+                j += 1
+        members = list(range(i, j))
+        name = _repeat_name(group, counts)
+        params = 0
+        for k in members:
+            m = raw[k][1]
+            params += param_count(m)
+        kind = type(modules.get(group, module)).__name__
+        out.append((CallRecord(name, group, kind, in_shape, raw[j - 1][3], params, counts[group]), members))
+        i = j
+    return out
+
+
+def capture(model: nnx.Module, x, *, layers: str | list[str] | tuple[str, ...], train: bool = False) -> dict:
+    """Outputs of the named layers when running ``model(x)`` (for real, eval mode unless ``train``).
+
+    Args:
+      model: any ``nnx.Module``.
+      x: the input, e.g. (N, H, W, C).
+      layers: one path or a list of paths from :func:`layers` (``"conv1"``, ``"layer1.0"``).
+
+    Returns:
+      ``{name: activation}``; a layer called several times gives ``name``, ``name#2``, ...
+      The model's own output is under the key ``"output"`` only if asked for as a layer name ``"output"``.
+
+    Raises:
+      ValueError: an unknown layer name (the message lists the valid ones).
+    """
+    wanted = [layers] if isinstance(layers, str) else list(layers)
+    valid = [p for p, _ in _layers(model)]
+    for name in wanted:
+        if name not in valid and name != "output":
+            close = difflib.get_close_matches(name, valid, n=3)
+            raise ValueError(f"capture: unknown layer {name!r} in {type(model).__name__}; close matches: {close}; "
+                             f"valid layers: {valid}")
+    out, counts = {}, {}
+
+    def around(path, module, call, args):
+        y = call()
+        out[_repeat_name(path, counts)] = y
+        return y
+
+    with mode(model, train), _intercept(model, around, paths=set(wanted) - {"output"}):
+        y = model(x)
+    if "output" in wanted:
+        out["output"] = y
+    return out
+
+
+_layers = layers
