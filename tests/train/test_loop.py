@@ -1,0 +1,117 @@
+"""In-process runs at the smoke size: every config, determinism, compile once, bad input, NaN, fallback."""
+
+import json
+import warnings
+
+import jax
+import numpy as np
+import pytest
+
+import jcnn.train as jt
+from jcnn.train import config
+
+FAST = ["lenet5_mnist", "lenet5_classic_mnist", "resnet20_cifar10", "dcgan_mnist"]
+SLOW = ["vgg16_cifar10", "resnet50_imagenet2012", "mobilenet_v2_imagenet2012"]
+SKIP = {"alexnet_imagenet2012": "needs 227x227x3 input (fully connected head); too large for CI",
+        "vgg16_imagenet2012": "needs 224x224x3 input (fully connected head); too large for CI"}
+
+
+def run(name, workdir, *overrides):
+    cfg = config.load(name, overrides=overrides)
+    return jt.train(cfg, workdir, progress=False, log=lambda m: None)
+
+
+@pytest.mark.parametrize("name", FAST + [pytest.param(n, marks=pytest.mark.slow) for n in SLOW]
+                         + [pytest.param(n, marks=pytest.mark.skip(reason=r)) for n, r in SKIP.items()])
+def test_smoke(name, tmp_path):
+    s = run(f"{name}:smoke", tmp_path)
+    recs = jt.read_metrics(tmp_path)
+    assert all({"step", "split", "loss", "accuracy"} <= r.keys() for r in recs)
+    assert {r["split"] for r in recs} >= {"train"}
+    assert s["train_step_compilations"] == 1  # no recompilation after the first step
+    if name != "dcgan_mnist":
+        test = [r for r in recs if r["split"] == "test"]
+        assert len(test) == 1 and len(test[0]["per_class_accuracy"]) == 10
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    for k in ("config", "seed", "versions", "devices", "git_commit", "data"):
+        assert k in manifest
+    assert list((tmp_path / "tb").iterdir())
+    saved = jt.load(tmp_path)
+    assert int(saved["step"]) == s["step"]
+    assert {"params", "batch_stats", "opt_state", "meta"} <= saved.keys()
+
+
+def _param_bytes(workdir):
+    return b"".join(np.asarray(x).tobytes() for x in jax.tree.leaves(jt.load(workdir)["params"]))
+
+
+def test_determinism(tmp_path):
+    run("lenet5_mnist:smoke", tmp_path / "a")
+    run("lenet5_mnist:smoke", tmp_path / "b")
+    assert _param_bytes(tmp_path / "a") == _param_bytes(tmp_path / "b")
+    assert (tmp_path / "a" / "metrics.jsonl").read_text() == (tmp_path / "b" / "metrics.jsonl").read_text()
+
+
+def test_resume_in_process_is_exact(tmp_path):
+    # Train 6 steps; train 3 then (same workdir, steps=6) 3 more: identical params and metrics.
+    run("resnet20_cifar10:smoke", tmp_path / "a", "train.steps=6")
+    run("resnet20_cifar10:smoke", tmp_path / "b", "train.steps=3")
+    s = run("resnet20_cifar10:smoke", tmp_path / "b", "train.steps=6")
+    assert s["start_step"] == 3
+    assert _param_bytes(tmp_path / "a") == _param_bytes(tmp_path / "b")
+    # (the first leg's own end-of-run records differ: it was a 3-step config)
+    assert [r for r in jt.read_metrics(tmp_path / "a") if r["step"] > 3] == \
+        [r for r in jt.read_metrics(tmp_path / "b") if r["step"] > 3]
+
+
+def test_keep_last_and_best(tmp_path):
+    run("lenet5_mnist:smoke", tmp_path, "train.steps=12", "checkpoint.every=1", "checkpoint.keep=2",
+        "eval.every=4")
+    steps = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
+    assert steps[-2:] == [11, 12] and len(steps) <= 3
+
+
+def test_corrupted_latest_falls_back(tmp_path):
+    run("lenet5_mnist:smoke", tmp_path)  # checkpoints at 3 and 6
+    damaged = tmp_path / "checkpoints" / "6" / "state"
+    for f in damaged.rglob("*"):
+        if f.is_file() and f.stat().st_size and "manifest" in f.name or f.parent.name == "d":
+            f.unlink()
+    with pytest.warns(RuntimeWarning, match="step 6"):
+        saved = jt.load(tmp_path)
+    assert int(saved["step"]) == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = run("lenet5_mnist:smoke", tmp_path, "train.steps=8")
+    assert s["start_step"] == 3
+
+
+def test_nonfinite_loss_stops(tmp_path):
+    with pytest.raises(jt.NonFiniteLossError, match=r"at step \d+"):
+        run("lenet5_mnist:smoke", tmp_path, "optimizer.name=sgd", "optimizer.lr=1e30", "checkpoint.every=1",
+            "schedule.warmup_steps=0", "train.steps=20")
+    bad = list(tmp_path.glob("nonfinite_step_*.json"))
+    assert len(bad) == 1 and len(json.loads(bad[0].read_text())["indices"]) == 8
+    step = int(bad[0].stem.rsplit("_", 1)[1])
+    good = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
+    assert good and max(good) < step  # the last good checkpoint is kept, nothing after
+    assert np.isfinite(np.concatenate([np.ravel(x) for x in jax.tree.leaves(jt.load(tmp_path)["params"])])).all()
+
+
+def test_other_experiment_workdir_rejected(tmp_path):
+    run("lenet5_mnist:smoke", tmp_path)
+    with pytest.raises(ValueError, match="holds a run of experiment 'lenet5_mnist:smoke'"):
+        run("lenet5_classic_mnist:smoke", tmp_path)
+
+
+def test_bad_batch_size_rejected(tmp_path, monkeypatch):
+    monkeypatch.setattr(jax, "device_count", lambda: 3)
+    with pytest.raises(ValueError, match="not divisible by the device count 3"):
+        run("lenet5_mnist:smoke", tmp_path)
+
+
+def test_bf16_and_label_smoothing(tmp_path):
+    s = run("lenet5_mnist:smoke", tmp_path, "train.precision=bfloat16", "train.label_smoothing=0.1",
+            "optimizer.name=adamw", "optimizer.weight_decay=1e-4", "train.grad_clip=1.0")
+    assert np.isfinite(s["test_loss"])
+    assert all(x.dtype == np.float32 for x in jax.tree.leaves(jt.load(tmp_path)["params"]))
