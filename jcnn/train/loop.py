@@ -27,7 +27,7 @@ from jcnn import models
 from jcnn.train import checkpoint as ckpt_lib
 from jcnn.train import metrics as metrics_lib
 from jcnn.train import optim, state as state_lib, step as step_lib
-from jcnn.train.config import REPO_ROOT, to_dict
+from jcnn.train.config import to_dict
 
 
 class NonFiniteLossError(RuntimeError):
@@ -256,7 +256,6 @@ def _train(cfg, workdir, ckpt, layout, progress, log):
                 if lead:
                     metrics_lib.write_manifest(
                         workdir, cfg_dict=cfg_dict, experiment=cfg.experiment, seed=int(cfg.seed),
-                        devices=[str(d) for d in jax.devices()], process_count=jax.process_count(), root=REPO_ROOT,
                         data={"name": cfg.data.name, "split": cfg.data.train_split,
                               "first_batch_sha256": metrics_lib.fingerprint(host_batch),
                               "info": repr(_info(cfg.data.name))})

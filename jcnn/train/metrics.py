@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import importlib.metadata
 import json
 import math
 import pathlib
-import platform
-import subprocess
 import sys
 
 import numpy as np
+
+from jcnn import provenance
 
 
 def _jsonable(v):
@@ -94,17 +93,6 @@ class EvalAccumulator:
         return res
 
 
-def _git_commit(root) -> str | None:
-    try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return (head + ("+dirty" if dirty else "")) or None
-    except Exception:  # noqa: BLE001 -- not a git checkout
-        return None
-
-
 def fingerprint(batch: dict) -> str:
     """SHA-256 of the first training batch (images, labels, indices): a cheap data-set identity."""
     h = hashlib.sha256()
@@ -114,19 +102,10 @@ def fingerprint(batch: dict) -> str:
     return h.hexdigest()
 
 
-def write_manifest(workdir, *, cfg_dict: dict, experiment: str, seed: int, devices: list[str], process_count: int,
-                   data: dict, root) -> dict:
-    pkgs = {}
-    for p in ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "grain", "numpy", "ml_collections",
-              "tensorboardX", "jcnn"):
-        try:
-            pkgs[p] = importlib.metadata.version(p)
-        except importlib.metadata.PackageNotFoundError:
-            pkgs[p] = None
-    manifest = {"experiment": experiment, "seed": seed, "config": cfg_dict, "versions": pkgs,
-                "python": platform.python_version(), "platform": platform.platform(), "devices": devices,
-                "process_count": process_count, "git_commit": _git_commit(root), "data": data,
-                "command": sys.argv, "started": datetime.datetime.now(datetime.timezone.utc).isoformat()}
+def write_manifest(workdir, *, cfg_dict: dict, experiment: str, seed: int, data: dict) -> dict:
+    """Write ``WORKDIR/manifest.json``: :func:`jcnn.provenance.manifest` plus the run's config, seed and data."""
+    manifest = provenance.manifest(experiment=experiment, seed=seed, config=cfg_dict, data=data,
+                                   started=datetime.datetime.now(datetime.timezone.utc).isoformat())
     path = pathlib.Path(workdir) / "manifest.json"
     path.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     return manifest
