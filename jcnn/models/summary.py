@@ -284,7 +284,8 @@ class _Propagator:
         outs = []
         for v in eqn.outvars:
             shape = getattr(v.aval, "shape", None)
-            same = [s for s, iv in zip(states, eqn.invars) if s is not None and getattr(iv.aval, "shape", None) == shape]
+            same = [s for s, iv in zip(states, eqn.invars)
+                    if s is not None and getattr(iv.aval, "shape", None) == shape]
             dep = [s for s in states if s is not None]
             outs.append(_combine(same) if len(same) == len(dep) else GLOBAL)
         return outs
@@ -384,7 +385,8 @@ class Summary:
         t = self.total
         return "\n".join([f'Model: "{self.model}"  input {tuple(self.input_shape)}', rule, line(head), "=" * len(rule),
                           *map(line, body), "=" * len(rule), f"Total params: {t['params']:,}",
-                          f"Total MACs: {t['macs']:,}", f"Total FLOPs: {t['flops']:,}  (FLOPs = 2 x MACs, conv/dense only)"])
+                          f"Total MACs: {t['macs']:,}",
+                          f"Total FLOPs: {t['flops']:,}  (FLOPs = 2 x MACs, conv/dense only)"])
 
     __repr__ = __str__
 
@@ -396,7 +398,8 @@ def resolve_model(model, input_shape, fn="summary"):
     label = None
     if isinstance(model, str):
         meta = registry.info(model)
-        label, model = meta.name, registry.create(meta.name)
+        # Abstract parameters: nothing is initialised, so naming a 224x224 model is instant.
+        label, model = meta.name, nnx.eval_shape(lambda: registry.create(meta.name))
         if input_shape is None:
             input_shape = meta.input_shape
     if not isinstance(model, nnx.Module):
@@ -427,7 +430,7 @@ def analyze(model, x, *, depth=None, name=None) -> Summary:
         return jax.tree_util.tree_map(lambda a: _tap_p.bind(a, index=index) if isinstance(a, jax.Array) else a, out)
 
     with cap.mode(model, False), ops.conv_impl("xla"):
-        closed = cap.call_abstract(model, x, around, paths=set(units), make_jaxpr=True)
+        closed = cap.call_abstract(model, x, around, paths=set(units), make_jaxpr=True, label=name)
     nd = len(x.shape) - 2
     prop = _Propagator()
     n_state = len(closed.jaxpr.invars) - 1
@@ -458,8 +461,8 @@ def summary(model, input_shape=None, *, depth: int | None = None, print_: bool =
     """Keras-like per-layer table of ``model`` at ``input_shape``; printed unless ``print_=False``.
 
     Args:
-      model: an ``nnx.Module`` or a registered name (created with ``seed=0``; its
-        default input shape is used when ``input_shape`` is None).
+      model: an ``nnx.Module`` or a registered name (created abstractly with
+        ``nnx.eval_shape``; its default input shape is used when ``input_shape`` is None).
       input_shape: (H, W, C) (batch 1 is added) or (N, H, W, C), or a ``jax.ShapeDtypeStruct``.
       depth: None: one row per leaf module; ``k``: one row per module at path depth ``k``.
       print_: print the table.
@@ -467,6 +470,10 @@ def summary(model, input_shape=None, *, depth: int | None = None, print_: bool =
     Returns:
       A :class:`Summary`: ``.rows`` (name, type, output_shape, params, macs, flops,
       rf, jump, start), ``.total``, ``.to_json()``; ``str()`` is the table.
+
+    Raises:
+      jcnn.nn.capture.LayerInputError: a layer rejected its input (wrong rank or
+        channels, spatial size too small); the message names model, layer and shapes.
     """
     model, label, x = resolve_model(model, input_shape)
     table = analyze(model, x, depth=depth, name=label)
@@ -476,10 +483,13 @@ def summary(model, input_shape=None, *, depth: int | None = None, print_: bool =
 
 
 def check_input(model, shape):
-    """Trace ``model`` on ``shape`` ((H, W, C) or (N, H, W, C)); ValueError naming model, layer and shapes.
+    """Trace ``model`` on ``shape`` ((H, W, C) or (N, H, W, C)); returns the output shape.
 
     A registered name's rank and channel count are checked first against its
-    metadata. Returns the output shape.
+    metadata. A layer that rejects its input raises
+    :class:`jcnn.nn.capture.LayerInputError` (a ``ValueError``) naming the
+    model, the innermost layer, its input shape and the model's input shape;
+    every module is intercepted, so the innermost failing one is named.
     """
     from jcnn.models import registry
 
@@ -493,23 +503,6 @@ def check_input(model, shape):
             raise ValueError(f"{meta.name}: input shape {shape} has {shape[-1]} channels; expected "
                              f"{meta.input_shape[-1]} (default input {meta.input_shape})")
     model, label, x = resolve_model(model, shape, "check_input")
-
-    def around(path, module, call, args):
-        try:
-            return call()
-        except (ValueError, TypeError) as e:
-            if getattr(e, "_jcnn_layer", False):
-                raise
-            err = ValueError(f"{label}: layer {path!r} ({type(module).__name__}) cannot take input "
-                             f"{cap._shapes(args[:1])} (model input {tuple(x.shape)}): {e}")
-            err._jcnn_layer = True
-            raise err from e
-
     with cap.mode(model, False):
-        try:
-            out = cap.call_abstract(model, x, around)
-        except (ValueError, TypeError) as e:
-            if getattr(e, "_jcnn_layer", False):
-                raise
-            raise ValueError(f"{label}: input {tuple(x.shape)}: {e}") from e
+        out = cap.call_abstract(model, x, lambda path, module, call, args: call(), label=label)
     return cap._shapes(out)

@@ -15,6 +15,11 @@ instance (other models, other threads). The originals are restored in a
 ``finally``. Works for any user ``nnx.Module`` (nested modules, ``nnx.List``,
 ``nnx.Sequential``); it needs no cooperation from the modules.
 
+A layer that rejects its input (``ValueError``/``TypeError`` from ``jcnn.ops``,
+e.g. wrong channel count or a spatial size below the kernel) surfaces as a
+:class:`LayerInputError` (a ``ValueError``) naming the model, the innermost
+reported layer's path, its input shape and the model's input shape.
+
 A *leaf* is a module with no submodules. ``depth=k`` reports modules whose path
 has ``k`` parts (and leaves above that), so ``depth=1`` on a ResNet gives one
 row per stage. A module called twice is reported as ``name`` then ``name#2``.
@@ -211,6 +216,40 @@ def _unit_paths(model, depth) -> dict[str, str]:
     return units
 
 
+class LayerInputError(ValueError):
+    """A layer rejected its input; ``model``, ``layer`` (path), ``layer_input`` and ``model_input`` say where."""
+
+    def __init__(self, model: str, layer: str, layer_type: str, layer_input, model_input, reason):
+        self.model, self.layer, self.layer_input, self.model_input = model, layer, layer_input, model_input
+        super().__init__(f"{model}: layer {layer!r} ({layer_type}) cannot take input {layer_input} "
+                         f"(model input {model_input}): {reason}")
+
+
+def _guarded(around, label, model_input):
+    """``around`` that turns a layer's ValueError/TypeError into a :class:`LayerInputError` (innermost wins)."""
+
+    def wrapped(path, module, call, args):
+        try:
+            return around(path, module, call, args)
+        except LayerInputError:
+            raise
+        except (ValueError, TypeError) as e:
+            raise LayerInputError(label, path, type(module).__name__, _shapes(args[:1]), model_input, e) from e
+
+    return wrapped
+
+
+@contextlib.contextmanager
+def _model_errors(label, model_input):
+    """Errors raised outside any reported layer (the model's own ``__call__`` code) get the model's name."""
+    try:
+        yield
+    except LayerInputError:
+        raise
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{label}: input {model_input}: {e}") from e
+
+
 def _repeat_name(path, counts):
     counts[path] = counts.get(path, 0) + 1
     return path if counts[path] == 1 else f"{path}#{counts[path]}"
@@ -269,6 +308,9 @@ def trace(model: nnx.Module, x_or_shape, *, depth: int | None = None, train: boo
 
     Returns:
       ``[CallRecord(name, path, type, input_shape, output_shape, params, call), ...]``.
+
+    Raises:
+      LayerInputError: a layer rejected its input (the message names model, layer and shapes).
     """
     x = as_input(x_or_shape)
     units = _unit_paths(model, depth)
@@ -280,29 +322,33 @@ def trace(model: nnx.Module, x_or_shape, *, depth: int | None = None, train: boo
         return out
 
     with mode(model, train):
-        call_abstract(model, x, around, paths=set(units))
+        call_abstract(model, x, around, paths=set(units), label=type(model).__name__)
     return [rec for rec, _ in group_calls(model, raw, units)]
 
 
-def call_abstract(model, x, around, *, paths=None, make_jaxpr=False):
+def call_abstract(model, x, around, *, paths=None, make_jaxpr=False, label=None):
     """``jax.eval_shape`` (or ``jax.make_jaxpr``) of ``model(x)`` with calls going through ``around``.
 
     The model's state is an argument, not a constant, so an abstract model
     (``nnx.eval_shape(lambda: create(...))``) works and nothing is computed; the
     model is split and merged, so whatever the call writes (BatchNorm
     statistics in train mode) never reaches ``model``. Returns the output
-    shapes, or the ``ClosedJaxpr`` whose last input is ``x``.
+    shapes, or the ``ClosedJaxpr`` whose last input is ``x``. Errors name
+    ``label`` (default: the model's class) and the layer (:class:`LayerInputError`).
     """
     graphdef, state = nnx.split(model)
+    label = label or type(model).__name__
+    around = _guarded(around, label, _shapes(x))
 
     def f(st, v):
         merged = nnx.merge(graphdef, st)
         with _intercept(merged, around, paths=paths):
             return merged(v)
 
-    if make_jaxpr:
-        return jax.make_jaxpr(f)(state, x)
-    return jax.eval_shape(f, state, x)
+    with _model_errors(label, _shapes(x)):
+        if make_jaxpr:
+            return jax.make_jaxpr(f)(state, x)
+        return jax.eval_shape(f, state, x)
 
 
 def group_calls(model, raw, units):
@@ -348,6 +394,7 @@ def capture(model: nnx.Module, x, *, layers: str | list[str] | tuple[str, ...], 
 
     Raises:
       ValueError: an unknown layer name (the message lists the valid ones).
+      LayerInputError: a layer rejected its input.
     """
     wanted = [layers] if isinstance(layers, str) else list(layers)
     valid = [p for p, _ in _layers(model)]
@@ -360,10 +407,14 @@ def capture(model: nnx.Module, x, *, layers: str | list[str] | tuple[str, ...], 
 
     def around(path, module, call, args):
         y = call()
-        out[_repeat_name(path, counts)] = y
+        if path in wanted:
+            out[_repeat_name(path, counts)] = y
         return y
 
-    with mode(model, train), _intercept(model, around, paths=set(wanted) - {"output"}):
+    # Every module is intercepted (not only the wanted ones) so that an error names its layer.
+    label, shape = type(model).__name__, _shapes(x)
+    around = _guarded(around, label, shape)
+    with mode(model, train), _model_errors(label, shape), _intercept(model, around):
         y = model(x)
     if "output" in wanted:
         out["output"] = y

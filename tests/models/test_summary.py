@@ -132,3 +132,12 @@ def test_check_input_names_model_layer_and_shapes():
     assert "conv2" in str(err.value) and "(1, 8, 8, 1)" in str(err.value)
     with pytest.raises(ValueError, match="unknown model 'lenet6'.*lenet5"):
         models.check_input("lenet6", (32, 32, 1))
+
+
+def test_summary_error_names_layer():
+    model = nnx.eval_shape(lambda: models.create("vgg16"))
+    # 16x16 reaches 1x1 after four 2x2 pools: the fifth pool has nothing to pool
+    with pytest.raises(ValueError, match=r"vgg16: layer 'stage5.pool' \(MaxPool\) cannot take input \(1, 1, 1, 512\)"):
+        jcnn.summary("vgg16", (16, 16, 3), print_=False)
+    with pytest.raises(ValueError, match=r"VGG.*\(1, 32, 32, 1\)"):
+        jcnn.summary(model, (32, 32, 1), print_=False)

@@ -7,7 +7,7 @@ import pytest
 from flax import nnx
 
 from jcnn import models, nn
-from jcnn.nn.capture import capture, layers, trace
+from jcnn.nn.capture import LayerInputError, capture, layers, trace
 
 LENET_LAYERS = ["conv1", "act1", "pool1", "conv2", "act2", "pool2", "flatten", "fc1", "act3", "fc2", "act4", "fc3"]
 
@@ -107,3 +107,16 @@ def test_capture_restores_train_mode():
     seq.train()
     capture(seq, jnp.ones((1, 4)), layers=["layers.0"])
     assert m.deterministic is False
+
+
+def test_layer_errors_name_model_layer_and_shapes(lenet):
+    # 28x28 instead of 32x32: the convolutions fit, fc1 gets 16*4*4 = 256 features instead of 400
+    with pytest.raises(LayerInputError, match=r"LeNet5: layer 'fc1' \(Dense\) cannot take input \(1, 256\)") as err:
+        trace(lenet, (1, 28, 28, 1))
+    assert err.value.layer == "fc1" and err.value.model_input == (1, 28, 28, 1)
+    with pytest.raises(ValueError, match=r"layer 'conv1' \(Conv\).*\(1, 32, 32, 3\).*3 channels"):
+        trace(lenet, (1, 32, 32, 3))
+    # capture names the failing layer even when it is not one of those asked for
+    with pytest.raises(LayerInputError, match="'fc1'"):
+        capture(lenet, jnp.zeros((1, 28, 28, 1)), layers="conv1")
+    assert not hasattr(type(lenet.conv1).__call__, "__jcnn_capture__")  # restored after an error too
