@@ -1,0 +1,203 @@
+"""The grain input pipeline: deterministic, shardable, resumable batches.
+
+Batches are built from a random-access table of *steps*: step ``s`` belongs to
+epoch ``e = s // steps_per_epoch``, whose order is the permutation drawn from
+``np.random.default_rng([seed, e])`` -- a pure function of (seed, epoch). With
+``shard=(i, k)`` every process uses the same permutation and takes its own
+``n // k`` slice of it, so shards never overlap within an epoch and every
+process runs the same number of steps. Each batch gathers its examples with one
+vectorised read (``source.get_batch``), so the per-example Python cost of
+grain's element-wise path is paid once per batch. The iterator is grain's own:
+``get_state()`` / ``set_state()`` resume at the exact batch, and
+``grain.checkpoint`` can save it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import grain
+import numpy as np
+
+from jcnn.data import augment as augment_lib
+from jcnn.data import sources
+
+
+def _check_int(value, arg: str, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise (TypeError if not isinstance(value, (int, np.integer)) or isinstance(value, bool) else ValueError)(
+            f"pipeline: {arg}={value!r} must be an int >= {minimum}")
+    return int(value)
+
+
+def check_shard(shard) -> tuple[int, int]:
+    """``None`` -> (0, 1); ``(index, count)`` checked: ints with 0 <= index < count."""
+    if shard is None:
+        return 0, 1
+    if (not isinstance(shard, (tuple, list)) or len(shard) != 2
+            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in shard)):
+        raise TypeError(f"pipeline: shard={shard!r} must be None or a pair (index, count) of ints, "
+                        f"e.g. (jax.process_index(), jax.process_count())")
+    index, count = int(shard[0]), int(shard[1])
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"pipeline: shard={shard!r} must satisfy 0 <= index < count")
+    return index, count
+
+
+class StepTable:
+    """Random access: step -> ``{"step": int64, "index": (b,) int64}``, the examples of that batch.
+
+    Args:
+      num_examples: size of the whole split (n). shard: (index, count).
+      batch_size: b. seed: order seed. shuffle: permute each epoch (else natural order).
+      drop_remainder: drop each epoch's last partial batch. num_epochs: None for forever.
+    """
+
+    def __init__(self, num_examples: int, *, shard: tuple[int, int], batch_size: int, seed: int,
+                 shuffle: bool, drop_remainder: bool, num_epochs: int | None):
+        self.num_examples, self.batch_size, self.seed, self.shuffle = num_examples, batch_size, seed, shuffle
+        index, count = shard
+        self.shard_size = num_examples // count  # the < count leftover examples are never used
+        self.start = index * self.shard_size
+        self.steps_per_epoch = (self.shard_size // batch_size if drop_remainder
+                                else -(-self.shard_size // batch_size))
+        self.num_epochs = num_epochs
+        self._cache: tuple[int, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return sys.maxsize if self.num_epochs is None else self.steps_per_epoch * self.num_epochs
+
+    def epoch_order(self, epoch: int) -> np.ndarray:
+        """This shard's example indices for ``epoch``: (shard_size,) int64."""
+        cached = self._cache  # read once: grain's reader threads share this table
+        if cached is not None and cached[0] == epoch:
+            return cached[1]
+        order = (np.random.default_rng([self.seed, epoch]).permutation(self.num_examples) if self.shuffle
+                 else np.arange(self.num_examples))
+        order = order[self.start:self.start + self.shard_size].astype(np.int64)
+        self._cache = (epoch, order)
+        return order
+
+    def __getitem__(self, step: int) -> dict:
+        epoch, position = divmod(int(step), self.steps_per_epoch)
+        order = self.epoch_order(epoch)
+        return {"step": np.int64(step),
+                "index": order[position * self.batch_size:(position + 1) * self.batch_size]}
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_cache"} | {"_cache": None}
+
+
+class LoadBatch:
+    """grain map: ``{"step", "index"}`` -> adds ``"image"`` (b, H, W, C) float32 in [0, 1] and ``"label"`` (b,) int32."""
+
+    def __init__(self, source):
+        self.source = source
+
+    def __call__(self, element: dict) -> dict:
+        images, labels = self.source.get_batch(element["index"])
+        return {"image": images.astype(np.float32) * np.float32(1 / 255), "label": labels,
+                "index": element["index"], "step": element["step"]}
+
+
+class Finish:
+    """grain map in the main process: optional jitted augmentation on the host CPU, then drops ``"step"``."""
+
+    def __init__(self, augment_batch):
+        self.augment_batch = augment_batch
+
+    def __call__(self, element: dict) -> dict:
+        step = element.pop("step")
+        if self.augment_batch is not None:
+            import jax
+
+            with jax.default_device(jax.devices("cpu")[0]):
+                element["image"] = np.asarray(self.augment_batch(step, element["image"], element["index"]))
+        return element
+
+
+class Pipeline:
+    """An iterable of batches ``{"image": (N, H, W, C) float32, "label": (N,) int32, "index": (N,) int64}``.
+
+    ``iter(pipeline)`` is a grain ``DatasetIterator`` with ``get_state()`` / ``set_state()``.
+
+    Attributes:
+      info: the data set's ``DatasetInfo``. source: the random-access source.
+      steps_per_epoch: batches per epoch on this shard. num_examples: examples per epoch on this shard.
+      augment_batch: jitted ``f(step, images, indices) -> images`` for the ``augment`` spec, or None;
+        the training loop may call it on device itself (with ``augment=None`` here).
+      dataset: the underlying grain ``IterDataset``.
+    """
+
+    def __init__(self, source, info, table: StepTable, *, augment_spec, augment_seed: int, worker_count: int):
+        self.source, self.info, self.table = source, info, table
+        self.steps_per_epoch, self.num_examples = table.steps_per_epoch, table.shard_size
+        self.augment_batch = (augment_lib.batch_augmenter(augment_spec, augment_seed)
+                              if augment_spec else None)
+        ds = grain.MapDataset.source(table).map(LoadBatch(source)).to_iter_dataset()
+        if worker_count > 0:
+            ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=worker_count))
+        self.dataset = ds.map(Finish(self.augment_batch))
+
+    def __iter__(self):
+        return iter(self.dataset)
+
+    def __len__(self) -> int:
+        if self.table.num_epochs is None:
+            raise TypeError("pipeline: len() of a pipeline with num_epochs=None (endless) is undefined")
+        return len(self.table)
+
+    def __repr__(self) -> str:
+        return (f"Pipeline({self.info.name!r}, n={self.num_examples}, batch_size={self.table.batch_size}, "
+                f"steps_per_epoch={self.steps_per_epoch}, epochs={self.table.num_epochs})")
+
+
+def pipeline(name: str, split: str, *, batch_size: int, seed: int, augment=None, shard=None,
+             num_epochs: int | None = None, shuffle: bool = True, drop_remainder: bool = True,
+             data_dir=None, worker_count: int = 0) -> Pipeline:
+    """Batches of a data set by name, deterministic in (seed, epoch) and resumable.
+
+    Args:
+      name: data set name (``jcnn.data.info`` lists the kinds); ``"mnist"`` works offline.
+      split: split name, e.g. ``"train"``, ``"test"``.
+      batch_size: N, examples per batch.
+      seed: order and augmentation seed.
+      augment: None, or a spec for ``jcnn.data.augment.build`` applied on the host CPU, jitted, with
+        per-example keys ``fold_in(fold_in(key(seed), step), index)``, step = batch position in the stream.
+      shard: None or (index, count): this process's disjoint part of every epoch.
+      num_epochs: None repeats forever.
+      shuffle: new permutation each epoch; else natural order.
+      drop_remainder: drop the last partial batch of each epoch.
+      data_dir: see ``jcnn.data.source``.
+      worker_count: grain worker processes (0 reads in threads of this process); with > 0 the entry point
+        needs an ``if __name__ == "__main__":`` guard.
+    Returns:
+      A ``Pipeline``: iterable of ``{"image": (N, H, W, C) float32 in [0, 1] (or as normalised by
+      ``augment``), "label": (N,) int32, "index": (N,) int64}``.
+    Raises:
+      TypeError / ValueError: bad arguments (named with their value), unknown data set or split,
+      batch larger than the (shard of the) split.
+    """
+    batch_size = _check_int(batch_size, "batch_size", minimum=1)
+    seed = _check_int(seed, "seed", minimum=0)
+    worker_count = _check_int(worker_count, "worker_count", minimum=0)
+    if num_epochs is not None:
+        num_epochs = _check_int(num_epochs, "num_epochs", minimum=1)
+    shard = check_shard(shard)
+    if augment is not None:
+        augment_lib.build(augment)  # fail now, in Python, on a bad spec
+    info = sources.info(name, data_dir)
+    if None in info.image_shape:
+        raise ValueError(f"pipeline: data set {name!r} has variable image sizes {info.image_shape}; batching "
+                         f"needs one size (resize the images and import them with --format folder)")
+    src = sources.source(name, split, data_dir)
+    n = len(src)
+    if n // shard[1] == 0:
+        raise ValueError(f"pipeline: shard={shard} leaves no examples of the {n} in {name!r} split {split!r}")
+    table = StepTable(n, shard=shard, batch_size=batch_size, seed=seed, shuffle=bool(shuffle),
+                      drop_remainder=bool(drop_remainder), num_epochs=num_epochs)
+    if table.steps_per_epoch == 0:
+        raise ValueError(f"pipeline: batch_size={batch_size} is larger than the {table.shard_size} examples of "
+                         f"{name!r} split {split!r}" + (f" on shard {shard}" if shard[1] > 1 else "")
+                         + " (with drop_remainder=True)")
+    return Pipeline(src, info, table, augment_spec=augment, augment_seed=seed, worker_count=worker_count)

@@ -1,0 +1,38 @@
+"""``python -m jcnn data``: import and list, with clean errors."""
+
+import os
+
+from jcnn.__main__ import main
+from jcnn.data import sources
+from tests.data.conftest import write_idx_dir
+
+
+def test_import_then_by_name(tmp_path, capsys):
+    write_idx_dir(tmp_path / "raw", n_train=30, n_test=10)
+    out = str(tmp_path / "d")
+    assert main(["data", "import", "fashion_mnist", "--from", str(tmp_path / "raw"), "--data-dir", out]) == 0
+    assert "train 30, test 10" in capsys.readouterr().out
+    assert len(sources.source("fashion_mnist", "test", out)) == 10
+    assert main(["data", "list", "--data-dir", out]) == 0
+    listing = capsys.readouterr().out
+    assert "fashion_mnist    imported" in listing and "cifar10" in listing
+
+
+def test_env_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("JCNN_DATA_DIR", str(tmp_path / "env"))
+    write_idx_dir(tmp_path / "raw", n_train=5, n_test=5)
+    assert main(["data", "import", "digits", "--from", str(tmp_path / "raw")]) == 0
+    assert os.path.isfile(tmp_path / "env" / "digits" / "meta.json")
+
+
+def test_errors(tmp_path, capsys):
+    write_idx_dir(tmp_path / "raw", n_train=5, n_test=5)
+    out = str(tmp_path / "d")
+    assert main(["data", "import", "x", "--from", str(tmp_path / "raw"), "--data-dir", out]) == 0
+    assert main(["data", "import", "x", "--from", str(tmp_path / "raw"), "--data-dir", out]) == 1
+    assert "already imported" in capsys.readouterr().err
+    assert main(["data", "import", "x", "--from", str(tmp_path / "raw"), "--data-dir", out, "--force"]) == 0
+    (tmp_path / "raw" / "train-labels-idx1-ubyte.gz").unlink()
+    assert main(["data", "import", "y", "--from", str(tmp_path / "raw"), "--data-dir", out, "--format", "idx"]) == 1
+    assert "train-labels-idx1-ubyte" in capsys.readouterr().err
+    assert main(["data"]) == 2

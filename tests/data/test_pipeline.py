@@ -1,0 +1,145 @@
+"""jcnn.data.pipeline: batches, order as a function of (seed, epoch), sharding, exact resumption."""
+
+import itertools
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+import jcnn.data as data
+
+
+def take(iterator, k):
+    return list(itertools.islice(iterator, k))
+
+
+def same(a, b):
+    return all(x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x) for x, y in zip(a, b, strict=True))
+
+
+def test_batch_contents(tiny):
+    p = data.pipeline("tiny", "train", batch_size=8, seed=0, data_dir=tiny["data_dir"], num_epochs=1)
+    assert (p.steps_per_epoch, len(p), p.num_examples) == (7, 7, 60)
+    batches = list(p)
+    images, labels = tiny["data"]["train"]
+    b = batches[0]
+    assert b["image"].shape == (8, 8, 6, 1) and b["image"].dtype == np.float32
+    assert b["label"].dtype == np.int32 and b["index"].dtype == np.int64 and set(b) == {"image", "label", "index"}
+    np.testing.assert_allclose(b["image"][..., 0], images[b["index"]] / 255.0, rtol=1e-6)
+    np.testing.assert_array_equal(b["label"], labels[b["index"]])
+    seen = np.concatenate([b["index"] for b in batches])
+    assert len(set(seen)) == 56  # one epoch, no repeats, 4 dropped
+
+
+def test_order_is_function_of_seed_and_epoch(tiny):
+    def indices(seed):
+        p = data.pipeline("tiny", "train", batch_size=10, seed=seed, data_dir=tiny["data_dir"], num_epochs=3)
+        return np.stack([b["index"] for b in p]).reshape(3, 60)
+    a, b, c = indices(1), indices(1), indices(2)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    for epoch in range(3):  # the documented oracle
+        np.testing.assert_array_equal(a[epoch], np.random.default_rng([1, epoch]).permutation(60))
+    assert not np.array_equal(a[0], a[1])
+
+
+def test_no_shuffle_remainder_kept(tiny):
+    p = data.pipeline("tiny", "test", batch_size=8, seed=0, data_dir=tiny["data_dir"], num_epochs=1,
+                      shuffle=False, drop_remainder=False)
+    sizes = [len(b["index"]) for b in p]
+    assert sizes == [8, 8, 4]
+    np.testing.assert_array_equal(np.concatenate([b["index"] for b in p]), np.arange(20))
+
+
+@pytest.mark.parametrize("count", [2, 3, 7])
+def test_shards_disjoint_and_cover(tiny, count):
+    per_shard = []
+    for i in range(count):
+        p = data.pipeline("tiny", "train", batch_size=2, seed=5, data_dir=tiny["data_dir"], num_epochs=1,
+                          shard=(i, count))
+        per_shard.append(np.concatenate([b["index"] for b in p]))
+    assert len({len(s) for s in per_shard}) == 1  # same number of steps everywhere
+    union = np.concatenate(per_shard)
+    assert len(union) == len(set(union))  # disjoint
+    assert len(union) >= 60 - count - 2 * count  # covers all but the remainders
+
+
+@pytest.mark.parametrize("augment", [None, "flip_lr|crop(8, pad=1)|rotate(10)|brightness(0.2)"])
+def test_resume_bit_exact(tiny, augment):
+    kw = dict(batch_size=16, seed=3, data_dir=tiny["data_dir"], augment=augment)
+    it = iter(data.pipeline("tiny", "train", **kw))
+    take(it, 5)  # crosses an epoch boundary (3 steps per epoch)
+    state = it.get_state()
+    expected = take(it, 4)
+    fresh = iter(data.pipeline("tiny", "train", **kw))
+    fresh.set_state(state)
+    assert same(take(fresh, 4), expected)
+
+
+def test_augment_applied_and_keyed_by_step_and_index(tiny):
+    spec = "brightness(0.3)"
+    plain = take(iter(data.pipeline("tiny", "train", batch_size=8, seed=0, data_dir=tiny["data_dir"])), 2)
+    aug = take(iter(data.pipeline("tiny", "train", batch_size=8, seed=0, data_dir=tiny["data_dir"], augment=spec)), 2)
+    f = data.augment.batch_augmenter(spec, seed=0)
+    for step in range(2):
+        np.testing.assert_array_equal(aug[step]["index"], plain[step]["index"])
+        ref = np.asarray(f(step, plain[step]["image"], plain[step]["index"]))
+        np.testing.assert_allclose(aug[step]["image"], ref, atol=1e-6)
+        assert not np.allclose(aug[step]["image"], plain[step]["image"])
+
+
+def test_tfds_mock_pipeline(tmp_path):
+    with tfds.testing.mock_data(num_examples=24):
+        p = data.pipeline("cifar10", "train", batch_size=8, seed=0, data_dir=str(tmp_path), num_epochs=1)
+        batches = list(p)
+    assert len(batches) == 3 and batches[0]["image"].shape == (8, 32, 32, 3)
+    assert 0 <= batches[0]["image"].min() and batches[0]["image"].max() <= 1
+
+
+def test_mnist_first_use(mnist_dir):
+    p = data.pipeline("mnist", "test", batch_size=128, seed=0, data_dir=mnist_dir, shuffle=False, num_epochs=1)
+    b = next(iter(p))
+    assert b["image"].shape == (128, 28, 28, 1) and b["label"][0] == 7 and len(p) == 78
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"batch_size": 61}, ValueError, r"batch_size=61 is larger than the 60 examples of 'tiny' split 'train'"),
+    ({"batch_size": 20, "shard": (0, 4)}, ValueError, r"batch_size=20 is larger than the 15 .* on shard \(0, 4\)"),
+    ({"batch_size": 0}, ValueError, r"batch_size=0 must be an int >= 1"),
+    ({"batch_size": 2.0}, TypeError, r"batch_size=2.0 must be an int"),
+    ({"seed": -1}, ValueError, r"seed=-1"),
+    ({"num_epochs": 0}, ValueError, r"num_epochs=0"),
+    ({"shard": (2, 2)}, ValueError, r"shard=\(2, 2\) must satisfy 0 <= index < count"),
+    ({"shard": 3}, TypeError, r"shard=3 must be None or a pair"),
+    ({"shard": (0, 61)}, ValueError, r"leaves no examples"),
+    ({"augment": "blur"}, ValueError, r"unknown op 'blur'"),
+])
+def test_bad_arguments(tiny, kwargs, error, match):
+    args = {"batch_size": 4, "seed": 0} | kwargs
+    with pytest.raises(error, match=match):
+        data.pipeline("tiny", "train", data_dir=tiny["data_dir"], **args)
+
+
+def test_bad_split_and_name(tiny):
+    with pytest.raises(ValueError, match="split='dev'"):
+        data.pipeline("tiny", "dev", batch_size=4, seed=0, data_dir=tiny["data_dir"])
+    with pytest.raises(ValueError, match="unknown data set name='tinny'.*'tiny'"):
+        data.pipeline("tinny", "train", batch_size=4, seed=0, data_dir=tiny["data_dir"])
+
+
+@pytest.mark.slow
+def test_worker_processes_match_and_resume(tiny):
+    from absl import flags
+
+    flags.FLAGS.mark_as_parsed()  # grain workers read absl flags (NOTES.md)
+    kw = dict(batch_size=8, seed=4, data_dir=tiny["data_dir"], augment="flip_lr")
+    expected = take(iter(data.pipeline("tiny", "train", **kw)), 6)
+    it = iter(data.pipeline("tiny", "train", worker_count=2, **kw))
+    got = take(it, 4)
+    state = it.get_state()
+    resumed = iter(data.pipeline("tiny", "train", worker_count=2, **kw))
+    resumed.set_state(state)
+    got += take(resumed, 2)
+    result = same(got, expected)
+    del it, resumed, got  # release grain's shared memory before the workers go
+    assert result

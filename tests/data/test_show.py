@@ -1,0 +1,15 @@
+"""jcnn.data.show: a figure with one axis per image."""
+
+import matplotlib.figure
+import numpy as np
+
+import jcnn.data as data
+
+
+def test_show_grid():
+    batch = {"image": np.random.default_rng(0).random((10, 6, 6, 1), np.float32), "label": np.arange(10)}
+    fig = data.show(batch, ncols=4)
+    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 10
+    assert fig.axes[3].get_title() == "3"
+    fig = data.show(np.full((3, 5, 5, 3), -2.0, np.float32), labels=False)  # normalised, no labels
+    assert len(fig.axes) == 3 and fig.axes[0].get_title() == ""
