@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from jcnn.data import importers, store
+from jcnn.data import importers, store, synthetic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +53,8 @@ CATALOGUE = {
     "svhn_cropped": _entry(10, (32, 32, 3), train=73257, test=26032, extra=531131),
     "imagenet2012": _entry(1000, (None, None, 3), train=1281167, validation=50000),
     "imagenette": _entry(10, (None, None, 3), train=9469, validation=3925),
+    # Built in, generated (jcnn/data/synthetic.py): smoke runs and tests.
+    "synthetic": _entry(synthetic.NUM_CLASSES, synthetic.SHAPE, **synthetic.SPLITS),
 }
 
 
@@ -177,6 +179,9 @@ def source(name: str, split: str, data_dir=None, *, progress: bool = True):
     """
     if not isinstance(name, str):
         raise TypeError(f"source: name={name!r} must be a str")
+    if name == "synthetic":
+        _check_split(name, split, synthetic.SPLITS)
+        return synthetic.SyntheticSource(split)
     if store.read_meta(name, data_dir) is not None:
         _check_split(name, split, store.read_meta(name, data_dir)["splits"])
         return store.LocalSource(name, split, data_dir)
