@@ -42,6 +42,14 @@ def base() -> ml_collections.ConfigDict:
     cfg.train.precision = "float32"  # or "bfloat16": compute in bf16, parameters stay float32
     cfg.train.label_smoothing = 0.0
     cfg.train.grad_clip = 0.0  # global-norm clip; 0 = off
+    # Adversarial training (Goodfellow et al. 2015; seed 000's defence): this fraction of
+    # each batch is replaced by FGSM/PGD examples of the current model (eval mode).
+    # eps is in pixel units ([0, 1] images), i.e. before normalisation.
+    cfg.train.adversarial = ml_collections.ConfigDict()
+    cfg.train.adversarial.fraction = 0.0  # 0 = off
+    cfg.train.adversarial.method = "fgsm"  # or "pgd"
+    cfg.train.adversarial.eps = 0.1
+    cfg.train.adversarial.steps = 7  # PGD only
 
     cfg.optimizer = ml_collections.ConfigDict()
     cfg.optimizer.name = "sgd"  # sgd, adam, adamw, rmsprop

@@ -2,7 +2,8 @@
 
 from jcnn.analysis.receptive_field import LayerRF, receptive_field, receptive_field_of_stack
 from jcnn.analysis import classical
-from jcnn.analysis.adversarial import adversarial_batch, fgsm, pgd
+# Attacks are pure maths on inputs and live in jcnn.ops (the training loop uses them too).
+from jcnn.ops.adversarial import adversarial_batch, fgsm, pgd
 from jcnn.analysis.deconvnet import deconvnet, plot_deconvnet
 from jcnn.analysis.erf import effective_receptive_field, erf_gaussian_sigma, erf_radius, plot_erf
 from jcnn.analysis.features import feature_maps, filter_images, plot_feature_maps, plot_filters

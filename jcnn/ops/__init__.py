@@ -7,6 +7,7 @@ takes an int, per-dim ints, ``(lo, hi)`` pairs, ``'same'`` or ``'valid'``.
 """
 
 from jcnn.ops._conv_impl import conv_impl
+from jcnn.ops.adversarial import adversarial_batch, fgsm, pgd
 from jcnn.ops.conv import conv, conv_grads, conv_transpose
 from jcnn.ops.dropout import dropout
 from jcnn.ops.filters import box, filter2d, gaussian, gradient_magnitude, laplacian, sharpen, sobel_x, sobel_y
@@ -16,6 +17,7 @@ from jcnn.ops.pool import avg_pool, global_avg_pool, global_max_pool, max_pool, 
 from jcnn.ops.shapes import conv_output_size, conv_transpose_output_size
 
 __all__ = [
+    "adversarial_batch", "fgsm", "pgd",
     "avg_pool", "batch_moments", "batch_norm", "box", "conv", "conv_grads", "conv_impl", "conv_output_size",
     "conv_transpose", "conv_transpose_output_size", "dense", "dropout", "filter2d", "gaussian", "global_avg_pool",
     "global_max_pool", "gradient_magnitude", "laplacian", "lrn", "max_pool", "max_pool_with_argmax",

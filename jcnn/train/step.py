@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
+from jcnn import ops
 from jcnn.train.state import run_model
 
 _DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
@@ -63,9 +65,29 @@ def make_classify_steps(cfg, net, tx, lr_schedule):
     preprocess, dtype = make_preprocess(cfg), compute_dtype(cfg)
     num_classes, smoothing, seed = int(cfg.model.num_classes), float(cfg.train.label_smoothing), int(cfg.seed)
 
+    adv = cfg.train.adversarial
+    std, mean = np.asarray(cfg.data.std, np.float32), np.asarray(cfg.data.mean, np.float32)
+    # The attack runs on normalised inputs: pixel-unit eps and the [0, 1] range, mapped through (x - mean) / std.
+    adv_eps = float(adv.eps) / float(std.mean())
+    adv_clip = (float(np.min((0.0 - mean) / std)), float(np.max((1.0 - mean) / std)))
+
+    def attack(state, x, labels, key):
+        """Replace ``adv.fraction`` of the batch by adversarial examples of the current model (eval mode)."""
+        def loss(xa, ya):
+            logits, _ = run_model(net, _cast(state["params"], dtype), state["batch_stats"], state["rngs"], xa,
+                                  train=False)
+            return optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), ya).mean()
+
+        x_adv = ops.adversarial_batch(loss, x.astype(jnp.float32), labels, fraction=float(adv.fraction),
+                                      method=adv.method, eps=adv_eps, key=key, steps=int(adv.steps), clip=adv_clip)
+        return jax.lax.stop_gradient(x_adv).astype(x.dtype)
+
     def train_step(state, batch, step):
         (k_drop,) = _step_keys(seed, step, 1)
+        k_adv = jax.random.fold_in(k_drop, 0xAD7)  # derived, so runs without the attack keep their keys
         x = preprocess(batch["image"], step=step, indices=batch["index"])
+        if adv.fraction > 0:
+            x = attack(state, x, batch["label"], k_adv)
         targets = optax.smooth_labels(jax.nn.one_hot(batch["label"], num_classes), smoothing) \
             if smoothing else jax.nn.one_hot(batch["label"], num_classes)
 

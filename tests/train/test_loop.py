@@ -115,3 +115,21 @@ def test_bf16_and_label_smoothing(tmp_path):
             "optimizer.name=adamw", "optimizer.weight_decay=1e-4", "train.grad_clip=1.0")
     assert np.isfinite(s["test_loss"])
     assert all(x.dtype == np.float32 for x in jax.tree.leaves(jt.load(tmp_path)["params"]))
+
+
+@pytest.mark.parametrize("method", ["fgsm", "pgd"])
+def test_adversarial_training_option(tmp_path, method):
+    # Half of each batch replaced by attacks on the current model: a different, still deterministic run.
+    plain = run("lenet5_mnist:smoke", tmp_path / "plain")
+    adv = ("train.adversarial.fraction=0.5", f"train.adversarial.method={method}", "train.adversarial.eps=0.2",
+           "train.adversarial.steps=2")
+    s1 = run("lenet5_mnist:smoke", tmp_path / "a", *adv)
+    s2 = run("lenet5_mnist:smoke", tmp_path / "b", *adv)
+    assert s1["train_step_compilations"] == 1 and plain["step"] == s1["step"]
+    assert _param_bytes(tmp_path / "a") == _param_bytes(tmp_path / "b")
+    assert _param_bytes(tmp_path / "a") != _param_bytes(tmp_path / "plain")
+
+
+def test_adversarial_method_is_checked(tmp_path):
+    with pytest.raises(ValueError, match="method"):
+        run("lenet5_mnist:smoke", tmp_path, "train.adversarial.fraction=0.5", "train.adversarial.method=fgm")

@@ -1,4 +1,4 @@
-"""jcnn.analysis.adversarial: FGSM's exact step, PGD's ball, mixing into a batch, under jit."""
+"""jcnn.ops.adversarial (re-exported by jcnn.analysis): FGSM's exact step, PGD's ball, mixing into a batch, under jit."""
 
 import jax
 import jax.numpy as jnp
