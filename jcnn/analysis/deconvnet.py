@@ -15,9 +15,12 @@ For a network of convolutions only this is exactly the input gradient
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from jcnn import nn, ops
 from jcnn.analysis import features as F
@@ -71,9 +74,10 @@ def deconvnet(model, x, layer: str, channel: int, *, top: str = "map") -> np.nda
         raise ValueError(f"{fn}: top={top!r} must be 'map' or 'max'")
     records = capture_lib.trace(model, x)
     modules = dict(capture_lib.layers(model))
-    chain = []
+    chain, paths = [], []
     for rec in records:
         chain.append((rec.name, modules[rec.path]))
+        paths.append(rec.path)
         if rec.path == layer:
             break
     else:
@@ -88,9 +92,31 @@ def deconvnet(model, x, layer: str, channel: int, *, top: str = "map") -> np.nda
             raise ValueError(f"{fn}: layer {name!r} ({what}) is not supported; the deconvnet handles only Conv, "
                              f"Activation('relu') and MaxPool (dilation 1, no ceil mode) up to {layer!r}")
 
+    out = jax.eval_shape(lambda v: F.layer_output(model, v, layer), x)
+    F.check_channel(channel, out.shape[-1], fn, f"layer {layer!r} (output {tuple(out.shape)})")
+    graphdef, state = nnx.split(model)
+    steps = tuple((name, path) for (name, _), path in zip(chain, paths))
+    not_chain = (f"{fn}: {type(model).__name__}'s forward pass up to {layer!r} is not the chain of its "
+                 f"layers {[n for n, _ in chain]} (its __call__ does more); the deconvnet needs a plain chain")
+    try:
+        h, ref, g = _run(graphdef, steps, layer, int(channel), top, state, x)
+    except (ValueError, TypeError) as e:  # a layer rejected the previous layer's output
+        raise ValueError(f"{not_chain}: {e}") from e
+    if ref.shape != h.shape or not bool(jnp.allclose(ref, h, rtol=1e-4, atol=1e-4 * (1 + float(jnp.abs(ref).max())))):
+        raise ValueError(not_chain)
+    return np.asarray(g)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
+def _run(graphdef, steps, layer, channel, top, state, x):
+    """``(chain output, layer_output, projection)``; one compiled program instead of one per op."""
+    model = nnx.merge(graphdef, state)
+    modules = dict(capture_lib.layers(model))
+    chain = [(name, modules[path]) for name, path in steps]
+
     # Up: the forward pass, recording what the way down needs.
     h, saved = x, []
-    for name, m in chain:
+    for _, m in chain:
         if isinstance(m, nn.MaxPool):
             y, switches = ops.max_pool_with_argmax(h, m.window, stride=m.stride, padding=m.padding)
             saved.append((h.shape, switches))
@@ -99,14 +125,10 @@ def deconvnet(model, x, layer: str, channel: int, *, top: str = "map") -> np.nda
             saved.append((h.shape, None))
             h = m(h)
     ref = F.layer_output(model, x, layer)
-    if ref.shape != h.shape or not bool(jnp.allclose(ref, h, rtol=1e-4, atol=1e-4 * (1 + float(jnp.abs(ref).max())))):
-        raise ValueError(f"{fn}: {type(model).__name__}'s forward pass up to {layer!r} is not the chain of its "
-                         f"layers {[n for n, _ in chain]} (its __call__ does more); the deconvnet needs a plain chain")
-    F.check_channel(channel, h.shape[-1], fn, f"layer {layer!r} (output {tuple(h.shape)})")
 
     # Down.
     g = _top_signal(h, channel, top)
-    for (name, m), (in_shape, switches) in zip(reversed(chain), reversed(saved)):
+    for (_, m), (in_shape, switches) in zip(reversed(chain), reversed(saved)):
         if isinstance(m, nn.MaxPool):
             g = ops.max_unpool(g, switches, output_shape=in_shape)
         elif isinstance(m, nn.Activation):
@@ -121,7 +143,7 @@ def deconvnet(model, x, layer: str, channel: int, *, top: str = "map") -> np.nda
             out_pad = tuple(a - b for a, b in zip(sizes, full))
             g = ops.conv_transpose(g.astype(w.dtype), w, stride=stride, padding=pads, output_padding=out_pad,
                                    dilation=dilation, groups=m.groups)
-    return np.asarray(g)
+    return h, ref, g
 
 
 def plot_deconvnet(projection, image=None, *, sample: int = 0):

@@ -34,15 +34,16 @@ def _input_shape(input_shape, fn):
 
 
 def _erf_one(graphdef, state, x, layer, channel, train, key):
-    """|d y_centre / d x| for one input: (1, H, W, C_in)."""
+    """d y_centre / d x for one input: (1, H, W, C_in), signed."""
+
+    model = nnx.merge(graphdef, state)
+    if train and key is not None:
+        try:
+            nnx.reseed(model, dropout=key)
+        except (ValueError, KeyError, AttributeError):
+            pass  # no dropout stream
 
     def f(xx):
-        model = nnx.merge(graphdef, state)
-        if train and key is not None:
-            try:
-                nnx.reseed(model, dropout=key)
-            except (ValueError, KeyError, AttributeError):
-                pass  # no dropout stream
         return F.layer_output(model, xx, layer, train=train)
 
     y, vjp = jax.vjp(f, x)
@@ -53,41 +54,103 @@ def _erf_one(graphdef, state, x, layer, channel, train, key):
     else:  # (1, C): the whole layer is the "centre unit"
         ct = jnp.ones_like(y) if channel is None else ct.at[..., channel].set(1.0)
     (g,) = vjp(ct)
-    return jnp.abs(g)
+    return g
 
 
 _erf_jit = jax.jit(_erf_one, static_argnums=(0, 3, 4, 5))
 
+#: How the per-run gradients ``g_s`` (H, W, C_in) become one map, before normalising to sum 1.
+REDUCTIONS = {
+    "mean_abs": "mean_s sum_c |g_s|  (Luo et al.)",
+    "abs_mean": "sum_c |mean_s g_s|",
+    "rms": "sqrt(mean_s sum_c g_s**2)",
+}
 
-def effective_receptive_field(model, input_shape, *, layer: str | None = None, samples: int = 8, seed: int = 0,
+
+def _factory(model, init_seeds, fn):
+    """``(make, seeds)``: ``make(seed) -> nnx.Module`` (None for a module) and the init seeds to use."""
+    if isinstance(model, str):
+        from jcnn.models import registry
+
+        name = registry.info(model).name  # unknown name: ValueError with close matches
+
+        def make(s):
+            return registry.create(name, seed=s)
+    elif isinstance(model, nnx.Module):
+        if init_seeds is not None:
+            raise ValueError(f"{fn}: init_seeds={init_seeds!r} needs a model to re-initialise: pass a registered "
+                             f"name or a callable seed -> model, not a {type(model).__name__} instance")
+        return None, None
+    elif callable(model):
+        make = model
+    else:
+        raise TypeError(f"{fn}: model must be an nnx.Module, a registered name or a callable seed -> model, "
+                        f"got {type(model).__name__}")
+    if init_seeds is not None:
+        seeds = [init_seeds] if isinstance(init_seeds, (int, np.integer)) else list(init_seeds)
+        if not seeds or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in seeds):
+            raise ValueError(f"{fn}: init_seeds={init_seeds!r} must be a non-empty sequence of ints")
+        return make, [int(v) for v in seeds]
+    return make, None
+
+
+def effective_receptive_field(model, input_shape=None, *, layer: str | None = None, samples: int = 8,
+                              seed: int = 0, init_seeds=None, reduce: str = "mean_abs",
                               channel: int | None = None, train: bool = False) -> np.ndarray:
     """Luo et al.'s effective receptive field of the centre unit of ``layer``.
 
+    Back-propagates ``dl/dy = 1`` at the centre unit ``(h // 2, w // 2)`` of the
+    layer's (1, h, w, K) output (summed over its K channels, or ``channel`` only)
+    and 0 at every other output, for standard-normal inputs.
+
     Args:
-      model: an ``nnx.Module``, or a callable ``seed -> nnx.Module`` to also
-        average over initialisations (``samples`` models, seeds ``seed, seed+1, ...``).
-      input_shape: (H, W, C) or (1, H, W, C) of the random inputs (standard normal).
+      model: an ``nnx.Module``; or, to also average over initialisations, a registered
+        model name (:func:`jcnn.models.create`) or a callable ``seed -> nnx.Module``.
+      input_shape: (H, W, C) or (1, H, W, C) of the random inputs; for a registered name
+        None takes its metadata's input shape.
       layer: a path of :func:`jcnn.nn.capture.layers`; None: the model's output.
-      samples: number of random inputs (each with its own model when ``model`` is a callable).
-      seed: seeds the inputs (and the models).
+      samples: random inputs per model. For a name/callable with ``init_seeds=None``
+        there are ``samples`` runs, run ``s`` with init seed ``seed + s`` and its own input.
+      seed: seeds the inputs (and, by default, the initialisations).
+      init_seeds: initialisation seeds (name/callable only): ``samples`` inputs for each.
+      reduce: one of :data:`REDUCTIONS`; ``"mean_abs"`` (default) averages ``|dl/dx|``
+        summed over the C input channels.
       channel: the output channel of the centre unit; None sums over channels.
-      train: run in train mode (dropout reseeded per sample).
+      train: run in train mode (dropout reseeded per run).
     Returns:
       (H, W) float64, nonnegative, summing to 1 (all zeros if every gradient is 0).
-      The centre unit is ``(h // 2, w // 2)`` of the layer's (h, w) output.
     Raises:
-      ValueError: unknown layer, channel out of range, bad ``input_shape``/``samples``.
+      ValueError: unknown model name or layer, channel out of range, bad ``input_shape``,
+        ``samples``, ``init_seeds`` or ``reduce``.
     """
     fn = "effective_receptive_field"
-    shape = _input_shape(input_shape, fn)
-    if not isinstance(samples, (int, np.integer)) or samples < 1:
+    if reduce not in REDUCTIONS:
+        raise ValueError(f"{fn}: reduce={reduce!r} must be one of {sorted(REDUCTIONS)}")
+    if not isinstance(samples, (int, np.integer)) or isinstance(samples, bool) or samples < 1:
         raise ValueError(f"{fn}: samples={samples!r} must be a positive int")
-    make = model if (callable(model) and not isinstance(model, nnx.Module)) else None
+    make, seeds = _factory(model, init_seeds, fn)
+    if input_shape is None and isinstance(model, str):
+        from jcnn.models import registry
+
+        input_shape = registry.info(model).input_shape
+    shape = _input_shape(input_shape, fn)
+    if make is None:
+        runs = [(None, s) for s in range(samples)]
+    elif seeds is None:
+        runs = [(seed + s, s) for s in range(samples)]
+    else:
+        runs = [(m, i * samples + s) for i, m in enumerate(seeds) for s in range(samples)]
+
     key = jax.random.key(seed)
-    total = np.zeros(shape[1:3], np.float64)
-    checked = False
-    for s in range(samples):
-        m = make(seed + s) if make is not None else model
+    acc_abs = np.zeros(shape[1:3], np.float64)
+    acc_sq = np.zeros(shape[1:3], np.float64)
+    acc_sig = np.zeros(shape[1:], np.float64)
+    current, m, checked = object(), None, False
+    for init, s in runs:
+        if make is None:
+            m = model
+        elif init != current:
+            m, current = make(init), init
         if not checked:
             if layer is not None:
                 F.check_layer(m, layer, fn)
@@ -100,8 +163,18 @@ def effective_receptive_field(model, input_shape, *, layer: str | None = None, s
         graphdef, state = nnx.split(m)
         kx, kd = jax.random.split(jax.random.fold_in(key, s))
         x = jax.random.normal(kx, shape, jnp.float32)
-        g = _erf_jit(graphdef, state, x, layer, None if channel is None else int(channel), bool(train), kd)
-        total += np.asarray(g, np.float64)[0].sum(axis=-1)
+        g = np.asarray(_erf_jit(graphdef, state, x, layer, None if channel is None else int(channel),
+                                bool(train), kd), np.float64)[0]  # (H, W, C_in)
+        acc_abs += np.abs(g).sum(axis=-1)
+        acc_sq += (g**2).sum(axis=-1)
+        acc_sig += g
+    n = len(runs)
+    if reduce == "mean_abs":
+        total = acc_abs / n
+    elif reduce == "abs_mean":
+        total = np.abs(acc_sig / n).sum(axis=-1)
+    else:
+        total = np.sqrt(acc_sq / n)
     mass = total.sum()
     return total / mass if mass > 0 else total
 
@@ -177,4 +250,4 @@ def plot_erf(erf, *, title: str | None = None, log: bool = False, fraction: floa
     return fig
 
 
-__all__ = ["effective_receptive_field", "erf_radius", "erf_gaussian_sigma", "plot_erf"]
+__all__ = ["REDUCTIONS", "effective_receptive_field", "erf_radius", "erf_gaussian_sigma", "plot_erf"]

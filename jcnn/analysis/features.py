@@ -76,7 +76,8 @@ def layer_output(model, x, layer: str | None, *, train: bool = False, delta=None
 
     Unlike :func:`jcnn.nn.capture.capture` nothing after ``layer`` runs, so a
     convolutional layer of a model with a dense head can be evaluated at any
-    input size. Differentiable; usable under ``jax.jit`` / ``jax.grad``.
+    input size. Differentiable; usable under ``jax.jit`` / ``jax.grad`` / ``jax.eval_shape``
+    on a model built outside them (it runs on a copy; ``model`` itself is never changed).
 
     Args:
       model: an ``nnx.Module``. x: its input, e.g. (N, H, W, C).
@@ -86,6 +87,10 @@ def layer_output(model, x, layer: str | None, *, train: bool = False, delta=None
     Returns:
       the layer's (first-call) output, or the model's output when ``layer`` is None or ``delta`` is given.
     """
+    # A fresh copy made at the current trace level: setting its mode (and whatever the call
+    # writes, BatchNorm statistics, RNG counters) is allowed under jit/grad/eval_shape and
+    # never reaches ``model``.
+    model = nnx.merge(*nnx.split(model), copy=True)
     if layer is None:
         with capture_lib.mode(model, train):
             return model(x)
@@ -131,7 +136,7 @@ def feature_maps(model, x, layers, *, train: bool = False) -> dict[str, np.ndarr
       model: any ``nnx.Module``.
       x: (N, H, W, C) input.
       layers: one path or a list of paths of :func:`jcnn.nn.capture.layers` (``"output"``: the model's output).
-      train: run in train mode (default eval; the model's mode is restored after).
+      train: run in train mode (default eval). ``model`` is never changed (it runs on a copy).
     Returns:
       ``{name: array}``, e.g. ``{"conv1": (N, H', W', C')}``; a layer called twice gives ``name#2`` too.
     Raises:
@@ -145,7 +150,8 @@ def feature_maps(model, x, layers, *, train: bool = False) -> dict[str, np.ndarr
         if name != "output":
             check_layer(model, name, fn)
     x = check_input(model, x, fn)
-    out = capture_lib.capture(model, x, layers=wanted, train=train)
+    # On a copy: in train mode the call would write BatchNorm statistics and RNG counters into ``model``.
+    out = capture_lib.capture(nnx.merge(*nnx.split(model), copy=True), x, layers=wanted, train=train)
     return {k: np.asarray(v) for k, v in out.items()}
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from jcnn.analysis import features as F
 from jcnn.nn import capture as capture_lib
@@ -78,8 +79,10 @@ def translation_invariance(model, images, shifts, *, layers=None, mode: str = "c
     for name in names:
         F.check_layer(model, name, fn)
 
+    copy = nnx.merge(*nnx.split(model), copy=True)  # train mode must not write into ``model``
+
     def run(v):
-        feats = capture_lib.capture(model, v, layers=names + ["output"], train=train)
+        feats = capture_lib.capture(copy, v, layers=names + ["output"], train=train)
         return feats.pop("output"), {n: feats[n] for n in names}
 
     out0, feats0 = run(x)

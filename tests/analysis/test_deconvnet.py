@@ -23,14 +23,16 @@ def test_equals_vjp_without_relu_and_pooling(top):
     m = conv_stack()
     x = jax.random.normal(jax.random.key(0), (2, 11, 11, 3))
     layer, channel = "layers.2", 3
-    y, vjp = jax.vjp(lambda v: layer_output(m, v, layer), x)
+    graphdef, state = nnx.split(m)
+    y = jax.jit(lambda st, v: layer_output(nnx.merge(graphdef, st), v, layer))(state, x)
     # The top signal: the layer's output with every other channel zeroed ("max": only the channel's max).
     top_signal = jnp.zeros_like(y).at[..., channel].set(y[..., channel])
     if top == "max":
         flat = y[..., channel].reshape(2, -1)
         keep = (flat == flat.max(1, keepdims=True)).reshape(y.shape[:-1])
         top_signal = top_signal * keep[..., None]
-    (want,) = vjp(top_signal)
+    vjp = jax.jit(lambda st, v, t: jax.vjp(lambda u: layer_output(nnx.merge(graphdef, st), u, layer), v)[1](t)[0])
+    want = vjp(state, x, top_signal)
     got = deconvnet(m, x, layer, channel, top=top)
     assert got.shape == x.shape
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
@@ -50,6 +52,17 @@ def test_pooling_and_relu_going_down():
     assert len(plot_deconvnet(got, x).axes) == 2
 
 
+class Scaled(nnx.Module):
+    """Its __call__ doubles conv1's output before conv2: not the plain chain of its layers."""
+
+    def __init__(self, *, rngs):
+        self.conv1 = nn.Conv(1, 2, kernel_size=3, padding=1, rngs=rngs)
+        self.conv2 = nn.Conv(2, 2, kernel_size=3, padding=1, rngs=rngs)
+
+    def __call__(self, x):
+        return self.conv2(2 * self.conv1(x))
+
+
 def test_errors():
     m = conv_stack()
     x = jnp.ones((1, 11, 11, 3))
@@ -63,3 +76,6 @@ def test_errors():
     bad = nnx.Sequential(nn.Conv(1, 2, kernel_size=3, rngs=r), nn.AvgPool(2), nn.Activation("tanh"))
     with pytest.raises(ValueError, match="AvgPool"):
         deconvnet(bad, jnp.ones((1, 8, 8, 1)), "layers.2", 0)
+    with pytest.raises(ValueError, match="plain chain"):
+        deconvnet(Scaled(rngs=nnx.Rngs(0)), jnp.ones((1, 6, 6, 1)), "conv2", 0)
+    assert deconvnet(Scaled(rngs=nnx.Rngs(0)), jnp.ones((1, 6, 6, 1)), "conv1", 0).shape == (1, 6, 6, 1)

@@ -66,6 +66,22 @@ def test_callable_model_averages_over_inits_and_layer_by_name():
     assert fig.axes
 
 
+def test_registered_name_init_seeds_and_reductions():
+    # lenet5_modern: 5x5 conv (valid) -> pool -> 5x5 conv: conv2's centre unit sees a 14x14 window (RF 5 + 4*2 + 1).
+    runs = [effective_receptive_field("lenet5_modern", None, layer="conv2", samples=1, init_seeds=s) for s in (0, 1)]
+    assert not np.allclose(runs[0], runs[1])  # different initialisations
+    # Default for a name: run s has init seed (seed + s) and input s; the same as init_seeds=[0, 1], one input each.
+    both = effective_receptive_field("lenet5_modern", None, layer="conv2", samples=1, init_seeds=[0, 1])
+    np.testing.assert_array_equal(both, effective_receptive_field("lenet5_modern", None, layer="conv2", samples=2))
+    ys, xs = np.nonzero(both)
+    assert ys.max() - ys.min() + 1 <= 14 and xs.max() - xs.min() + 1 <= 14
+    # Linear uniform stack: every run has the same gradient, so all reductions agree.
+    m = uniform_stack(2)
+    maps = [effective_receptive_field(m, (9, 9, 1), samples=2, reduce=r) for r in ("mean_abs", "abs_mean", "rms")]
+    for e in maps[1:]:
+        np.testing.assert_allclose(e, maps[0], atol=1e-7)
+
+
 def test_bad_arguments():
     m = uniform_stack(2)
     with pytest.raises(ValueError, match="valid layers"):
@@ -76,5 +92,11 @@ def test_bad_arguments():
         effective_receptive_field(m, (9, 9, 3))
     with pytest.raises(ValueError, match="input_shape"):
         effective_receptive_field(m, (9, 9))
+    with pytest.raises(ValueError, match="reduce='median'"):
+        effective_receptive_field(m, (9, 9, 1), reduce="median")
+    with pytest.raises(ValueError, match="init_seeds"):
+        effective_receptive_field(m, (9, 9, 1), init_seeds=[0, 1])
+    with pytest.raises(ValueError, match="lenet5"):
+        effective_receptive_field("lenet_5", None)
     with pytest.raises(ValueError, match="fraction"):
         erf_radius(np.ones((3, 3)), fraction=0)

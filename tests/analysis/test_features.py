@@ -61,3 +61,24 @@ def test_filters_as_images(net):
 def test_plot_feature_maps(net, x):
     fig = plot_feature_maps(feature_maps(net, x, layers=["conv1", "conv2"]), max_channels=3)
     assert len(fig.axes) == 6
+
+
+def test_tools_on_a_model_with_dropout_and_batchnorm():
+    # Mode flags and BatchNorm statistics are set/written inside jit/grad/eval_shape traces:
+    # the tools run on a copy, so they work and the model is left as it was.
+    from jcnn import nn
+    from jcnn.analysis import effective_receptive_field, grad_cam, saliency, translation_invariance, visualize_filter
+
+    r = nnx.Rngs(0, dropout=1)
+    m = nnx.Sequential(nn.Conv(3, 4, kernel_size=3, padding=1, rngs=r), nn.BatchNorm(4, rngs=r),
+                       nn.Activation("relu"), nn.Dropout(0.5, rngs=r), nn.GlobalAvgPool(), nn.Dense(4, 3, rngs=r))
+    before = jax.tree.map(np.asarray, nnx.state(m, (nnx.Param, nnx.BatchStat)))
+    x = jax.random.uniform(jax.random.key(0), (2, 8, 8, 3))
+    assert effective_receptive_field(m, (9, 9, 3), layer="layers.3", samples=2, train=True).shape == (9, 9)
+    assert saliency(m, x, 1).shape == (2, 8, 8) and grad_cam(m, x, 1, "layers.2").shape == (2, 8, 8)
+    assert visualize_filter(m, "layers.2", 1, steps=2, start_size=8).history.shape == (9,)
+    assert feature_maps(m, x, ["layers.1"], train=True)["layers.1"].shape == (2, 8, 8, 4)
+    assert translation_invariance(m, x, [1], train=True)["output"].shape == (1,)
+    assert m.layers[3].deterministic is False and m.layers[1].use_running_average is False
+    after = jax.tree.map(np.asarray, nnx.state(m, (nnx.Param, nnx.BatchStat)))
+    jax.tree.map(np.testing.assert_array_equal, after, before)
