@@ -1,0 +1,92 @@
+"""Experiment 6: FGSM accuracy vs eps for a standard and an adversarially trained LeNet-5 (seed 000).
+
+    python experiments/adversarial.py --out experiments/results/adversarial [--small]
+
+Two ``lenet5_mnist`` runs through ``jcnn.train``: standard, and adversarially
+trained (``train.adversarial``: half of each batch replaced by FGSM examples of
+the current model, eps 0.1 in pixel units). Each is attacked on the MNIST test
+set with ``jcnn.analysis.fgsm`` (one gradient-sign step, pixels clipped to
+[0, 1]) and ``pgd`` (5 steps) at several eps. Context: Goodfellow, Shlens &
+Szegedy (ICLR 2015) report 89.4% error for a shallow softmax model and 99.9%
+for a maxout network at eps = 0.25 on MNIST, and adversarial training of the
+maxout network bringing the error on FGSM examples to 17.9%. Full setting:
+the config's 4,690 steps each, 2,000 test digits; small: 40 steps on 256.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import sys
+import tempfile
+
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+import jcnn
+import jcnn.data
+import jcnn.train
+from jcnn.analysis import fgsm, pgd
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import _report  # noqa: E402
+
+EPS = (0.0, 0.05, 0.1, 0.2, 0.25, 0.3)
+MEAN, STD = 0.1307, 0.3081
+
+
+def _trained(workdir, overrides):
+    cfg = jcnn.train.load_config("lenet5_mnist", overrides=overrides)
+    jcnn.train.train(cfg, workdir, progress=False, log=lambda m: None)
+    model = jcnn.models.create("lenet5_modern")
+    params = nnx.state(model, nnx.Param)
+    nnx.replace_by_pure_dict(params, jcnn.train.load(workdir)["params"])
+    nnx.update(model, params)
+    model.eval()
+    return model
+
+
+def run(out, *, small=False):
+    scratch = pathlib.Path(tempfile.mkdtemp())
+    os.environ.setdefault("JCNN_DATA_DIR", str(scratch / "data"))
+    base = ["checkpoint.every=0", "eval.max_batches=1"]
+    if small:
+        base += ["train.steps=40", "schedule.warmup_steps=10"]
+    n_test = 256 if small else 2000
+    images, labels = jcnn.data.source("mnist", "test").get_batch(np.arange(n_test))
+    x, y = jnp.asarray(images, jnp.float32) / 255.0, jnp.asarray(labels)
+    rows = []
+    for name, extra in [("standard", []),
+                        ("adversarially trained (FGSM, eps 0.1, half of each batch)",
+                         ["train.adversarial.fraction=0.5", "train.adversarial.eps=0.1"])]:
+        model = _trained(scratch / name.split()[0], base + extra)
+
+        def loss_fn(xa, ya, model=model):
+            return optax.softmax_cross_entropy_with_integer_labels(model((xa - MEAN) / STD), ya).mean()
+
+        def acc(xa, model=model):
+            return float(jnp.mean(jnp.argmax(model((xa - MEAN) / STD), -1) == y))
+
+        for eps in EPS:
+            xf = fgsm(loss_fn, x, y, eps=eps) if eps else x
+            xp = pgd(loss_fn, x, y, eps=eps, steps=5, seed=0) if eps else x
+            rows.append({"model": name, "eps": eps, "fgsm_accuracy_pct": round(100 * acc(xf), 2),
+                         "pgd5_accuracy_pct": round(100 * acc(xp), 2)})
+    return _report.write(out, title="FGSM and PGD on MNIST: standard vs adversarially trained LeNet-5",
+                         rows=rows, columns=["model", "eps", "fgsm_accuracy_pct", "pgd5_accuracy_pct"],
+                         notes=__doc__.split("\n\n", 2)[2], small=small, n_test=n_test)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="runs/adversarial")
+    ap.add_argument("--small", action="store_true", help="40 steps, 256 test digits (the test setting)")
+    args = ap.parse_args(argv)
+    print((run(args.out, small=args.small) / "results.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
