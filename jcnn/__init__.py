@@ -8,6 +8,11 @@
 
 __version__ = "0.1.0"
 
+# Before anything starts a JAX backend: XLA-CPU flags are read once, at start.
+from jcnn import _xla_cpu  # noqa: E402
+
+_xla_cpu.configure()
+
 from jcnn import ops  # noqa: E402
 from jcnn import nn  # noqa: E402
 from jcnn import models  # noqa: E402

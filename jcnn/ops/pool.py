@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jcnn.ops import _args
+from jcnn.ops import _args, _pool_impl
 
 
 def _window_setup(x, window, stride, padding, dilation, ceil_mode, fn):
@@ -45,7 +45,7 @@ def _full(per_dim, fill):
     return (fill, *per_dim, fill)
 
 
-def max_pool(x, window, *, stride=None, padding=0, dilation=1, ceil_mode=False):
+def max_pool(x, window, *, stride=None, padding=0, dilation=1, ceil_mode=False, impl=None):
     """Max pooling; padding and the ceil-mode overhang count as ``-inf``.
 
     Args:
@@ -53,18 +53,18 @@ def max_pool(x, window, *, stride=None, padding=0, dilation=1, ceil_mode=False):
       padding: int, per dim, (lo, hi) pairs, 'same' or 'valid'. dilation: int or per dim.
       ceil_mode: round the output size up (AlexNet's overlapping 3x3/2 pooling);
         a last window must start inside the input or its low padding.
+      impl: None (the :func:`conv_impl` context, default ``'auto'``), ``'auto'`` or
+        ``'xla'``. The forward is always one ``reduce_window``; ``'auto'`` on CPU
+        computes its gradient without XLA's slow ``select_and_scatter``
+        (``jcnn/ops/_pool_impl.py``); ties go to the first maximum either way.
     Returns:
       (N, *out, C), ``out = floor_or_ceil((n + lo + hi - dilation*(window-1) - 1) / stride) + 1``.
     """
+    if impl not in (None, "auto", "xla"):
+        raise ValueError(f"max_pool: impl={impl!r} must be None, 'auto' or 'xla'")
     nd, window, stride, dilation, pads, extra = _window_setup(x, window, stride, padding, dilation, ceil_mode, "max_pool")
     pads = [(lo, hi + e) for (lo, hi), e in zip(pads, extra)]
-    # A NumPy (concrete) init value: lax then picks the differentiable
-    # reduce_window_max; a jnp array is a tracer under jit and gives the generic,
-    # non-differentiable reduce_window.
-    return lax.reduce_window(
-        x, np.array(-np.inf, x.dtype), lax.max, _full(window, 1), _full(stride, 1),
-        _full(pads, (0, 0)), window_dilation=_full(dilation, 1),
-    )
+    return _pool_impl.max_pool_call(x, window=window, stride=stride, dilation=dilation, pads=pads, impl=impl)
 
 
 def avg_pool(x, window, *, stride=None, padding=0, ceil_mode=False, count_include_pad=True):

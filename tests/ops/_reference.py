@@ -146,6 +146,31 @@ def max_pool(x, window, *, stride=None, padding=0, dilation=1, ceil_mode=False):
     return y
 
 
+def max_pool_grad(x, dy, window, *, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """d sum(dy * max_pool(x)) / dx: each output's dy goes to the first in-bounds maximum of its window
+    (window offsets in row-major order), summed where windows overlap."""
+    x = np.asarray(x, np.float64)
+    dy = np.asarray(dy, np.float64)
+    nd = x.ndim - 2
+    window = tup(window, nd)
+    stride = window if stride is None else tup(stride, nd)
+    dilation = tup(dilation, nd)
+    sizes = x.shape[1:-1]
+    pp = pads(padding, sizes, window, stride, dilation)
+    outs = _windows(sizes, window, stride, dilation, pp, ceil_mode)
+    dx = np.zeros_like(x)
+    for n in range(x.shape[0]):
+        for c in range(x.shape[-1]):
+            for p in itertools.product(*map(range, outs)):
+                best, where = -np.inf, None
+                for k in itertools.product(*map(range, window)):
+                    idx = tuple(pi * si - lo + ki * di for pi, ki, si, di, (lo, _) in zip(p, k, stride, dilation, pp))
+                    if all(0 <= i < m for i, m in zip(idx, sizes)) and (where is None or x[(n, *idx, c)] > best):
+                        best, where = x[(n, *idx, c)], idx
+                dx[(n, *where, c)] += dy[(n, *p, c)]
+    return dx
+
+
 def avg_pool(x, window, *, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     """PyTorch's avg_pool: divisor = window clipped to the padded input (``count_include_pad``) or to the input."""
     x = np.asarray(x, np.float64)

@@ -150,3 +150,84 @@ def test_batch_moments_vmap_and_grad():
     g = jax.jit(jax.grad(lambda a: jnp.sum(ops.batch_moments(a)[1])))(x)
     want_mean = ref.batch_moments(xs[0])[0]
     ref.assert_close(g, 2 * (xs[0].astype(np.float64) - want_mean) / m)
+
+
+# ----------------------------------------------------------------------------
+# batch_norm_train: the forward against NumPy, the hand-written backward against finite differences.
+
+def _np_bn_train(x, scale, bias, eps):
+    axes = tuple(range(x.ndim - 1))
+    mean = x.mean(axis=axes)
+    var = ((x - mean) ** 2).mean(axis=axes)
+    return (x - mean) / np.sqrt(var + eps) * scale + bias, mean, var
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (2, 5, 4, 3), (1, 3, 2, 4, 2)])
+def test_batch_norm_train_forward_matches_numpy(shape):
+    rng = np.random.default_rng(30)
+    x, scale, bias = _rand(rng, *shape, scale=3.0) + 1.5, _rand(rng, shape[-1]), _rand(rng, shape[-1])
+    y, mean, var = jax.jit(lambda *a: ops.batch_norm_train(*a, eps=1e-3))(x, scale, bias)
+    want = _np_bn_train(x.astype(np.float64), scale, bias, 1e-3)
+    for got, w in zip((y, mean, var), want):
+        ref.assert_close(got, w)
+    y0, _, _ = ops.batch_norm_train(x)  # no affine: standardised
+    ref.assert_close(y0, _np_bn_train(x.astype(np.float64), 1.0, 0.0, 1e-5)[0])
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (3, 4, 3, 2)])
+def test_batch_norm_train_gradients_match_finite_differences(shape):
+    """All of dx, dscale, dbias, including cotangents on the returned mean and var, in float64."""
+    rng = np.random.default_rng(31)
+    x = rng.standard_normal(shape) * 2 + 0.5
+    scale, bias = rng.standard_normal(shape[-1]), rng.standard_normal(shape[-1])
+    wy, wm, wv = rng.standard_normal(shape), rng.standard_normal(shape[-1]), rng.standard_normal(shape[-1])
+    eps = 1e-2
+
+    def np_loss(x, scale, bias):
+        y, mean, var = _np_bn_train(x, scale, bias, eps)
+        return np.sum(wy * y) + np.sum(wm * mean) + np.sum(wv * var)
+
+    def fd(args, i, h=1e-6):
+        g = np.zeros_like(args[i])
+        for idx in np.ndindex(g.shape):
+            plus, minus = [a.copy() for a in args], [a.copy() for a in args]
+            plus[i][idx] += h
+            minus[i][idx] -= h
+            g[idx] = (np_loss(*plus) - np_loss(*minus)) / (2 * h)
+        return g
+
+    with jax.enable_x64(True):
+        def loss(x, scale, bias):
+            y, mean, var = ops.batch_norm_train(x, scale, bias, eps=eps)
+            return jnp.sum(wy * y) + jnp.sum(wm * mean) + jnp.sum(wv * var)
+
+        grads = jax.jit(jax.grad(loss, argnums=(0, 1, 2)))(jnp.asarray(x), jnp.asarray(scale), jnp.asarray(bias))
+        for i, g in enumerate(grads):
+            assert g.dtype == jnp.float64
+            np.testing.assert_allclose(np.asarray(g), fd([x, scale, bias], i), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_batch_norm_train_half_precision_keeps_dtypes(dtype):
+    rng = np.random.default_rng(32)
+    x = jnp.asarray(_rand(rng, 4, 3, 3, 5), dtype)
+    scale, bias = jnp.ones(5, dtype), jnp.zeros(5, dtype)
+    y, mean, var = ops.batch_norm_train(x, scale, bias)
+    assert y.dtype == x.dtype and mean.dtype == var.dtype == jnp.float32
+    gx, gs, gb = jax.grad(lambda *a: jnp.sum(ops.batch_norm_train(*a)[0].astype(jnp.float32)), argnums=(0, 1, 2))(
+        x, scale, bias)
+    assert (gx.dtype, gs.dtype, gb.dtype) == (x.dtype,) * 3
+    # d sum(y) / dx = 0 and d sum(y) / dbias = m: y sums to m * bias per channel.
+    np.testing.assert_allclose(np.asarray(gx, np.float32), 0.0, atol=0.05)
+    np.testing.assert_allclose(np.asarray(gb, np.float32), 36.0)
+
+
+def test_batch_norm_train_rejects_bad_input():
+    with pytest.raises(ValueError, match="scale must have shape"):
+        ops.batch_norm_train(jnp.ones((2, 3, 3, 4)), jnp.ones(3))
+    with pytest.raises(ValueError, match="eps"):
+        ops.batch_norm_train(jnp.ones((2, 4)), eps=0.0)
+    with pytest.raises(ValueError, match="rank"):
+        ops.batch_norm_train(jnp.ones((4,)))
+    with pytest.raises(TypeError):
+        ops.batch_norm_train(jnp.ones((2, 4), jnp.int32))

@@ -276,7 +276,8 @@ def _eqns(jaxpr):
 @pytest.mark.parametrize("nd", [1, 2, 3])
 def test_pool_lowers_to_one_reduce_window_and_no_transpose(op, prim, nd):
     x = jnp.zeros((2, *(7,) * nd, 4))
-    names = [e.primitive.name for e in _eqns(jax.make_jaxpr(lambda x_: op(x_, 3, stride=2, ceil_mode=True))(x).jaxpr)]
+    pin = {"impl": "xla"} if op is ops.max_pool else {}  # auto adds a CPU branch (test below)
+    names = [e.primitive.name for e in _eqns(jax.make_jaxpr(lambda x_: op(x_, 3, stride=2, ceil_mode=True, **pin))(x).jaxpr)]
     assert names.count(prim) == 1, names
     assert "transpose" not in names, names
 
@@ -323,3 +324,66 @@ def test_switches_and_unpool_under_vmap_and_grad():
     np.testing.assert_array_equal(np.asarray(g), 1.0)
     gx = jax.grad(lambda x: jnp.sum(ops.max_pool_with_argmax(x, 2)[0]))(jnp.asarray(xs[0]))
     np.testing.assert_array_equal(np.asarray(gx) != 0, np.asarray(ups[0]) != 0)
+
+
+# ----------------------------------------------------------------------------
+# The gradient of max pooling: every impl against a NumPy loop, ties included.
+
+GRAD_CONFIGS = [
+    # (x shape, window, stride, padding, dilation, ceil_mode)
+    ((2, 8, 8, 3), 2, None, 0, 1, False),  # windows tile the input
+    ((2, 9, 9, 2), 2, None, 0, 1, False),  # a last row/col no window reads
+    ((2, 9, 9, 2), 3, 2, 1, 1, True),  # AlexNet-style overlapping, ceil mode
+    ((1, 10, 7, 2), (3, 2), (2, 1), ((1, 0), (0, 1)), 1, False),
+    ((1, 11, 11, 2), 3, 1, 2, 2, False),  # dilated
+    ((2, 7, 7, 2), 2, 2, 0, 1, True),  # ceil mode, tiled
+    ((2, 8, 8, 1), 3, 3, 1, 1, True),
+    ((2, 6, 6, 1), 2, 2, "same", 1, False),
+    ((3, 13, 2), 3, 2, 1, 1, True),  # 1D
+    ((1, 5, 6, 5, 2), 2, 2, 0, 1, False),  # 3D
+    ((1, 6, 5, 6, 1), (3, 2, 2), (2, 1, 2), 1, 1, False),
+]
+
+
+@pytest.mark.parametrize("ties", [False, True], ids=["distinct", "ties"])
+@pytest.mark.parametrize("impl", ["auto", "xla"])
+@pytest.mark.parametrize("cfg", GRAD_CONFIGS, ids=str)
+def test_max_pool_gradient_matches_loop_reference(cfg, impl, ties):
+    shape, window, stride, padding, dilation, ceil_mode = cfg
+    if impl == "xla" and dilation != 1:
+        pytest.skip("XLA has no gradient for dilated max pooling (jcnn's own backward covers it)")
+    rng = np.random.default_rng(21)
+    x = _rand(rng, *shape)
+    if ties:  # ReLU-like maps: many equal maxima (zeros), first one wins
+        x = np.maximum(np.round(x), 0.0)
+    kw = dict(stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+    y = ops.max_pool(jnp.asarray(x), window, **kw)
+    dy = _rand(rng, *y.shape)
+    _, vjp = jax.vjp(lambda a: ops.max_pool(a, window, impl=impl, **kw), jnp.asarray(x))
+    got = jax.jit(lambda d: vjp(d)[0])(jnp.asarray(dy))
+    ref.assert_close(got, ref.max_pool_grad(x, dy, window, **kw))
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float32"])
+def test_max_pool_gradient_low_precision(dtype):
+    rng = np.random.default_rng(22)
+    x = jnp.asarray(_rand(rng, 2, 8, 8, 3), dtype)
+    g = jax.jit(jax.grad(lambda a: jnp.sum(ops.max_pool(a, 3, stride=2, padding=1).astype(jnp.float32))))(x)
+    assert g.dtype == x.dtype
+    ref.assert_close(g, ref.max_pool_grad(np.asarray(x, np.float32), np.ones((2, 4, 4, 3)), 3, stride=2, padding=1),
+                     dtype)
+
+
+@pytest.mark.parametrize("platform, scatter", [("cpu", False), ("cuda", True), ("tpu", True)])
+def test_max_pool_gradient_lowers_without_select_and_scatter_only_on_cpu(platform, scatter):
+    """XLA-CPU's select_and_scatter is 5-10x slower than the forward; other platforms keep XLA's gradient."""
+    x = jnp.zeros((2, 8, 8, 3))
+    grad = lambda impl: jax.jit(jax.grad(lambda a: jnp.sum(ops.max_pool(a, 2, impl=impl))))
+    text = lambda impl: jax.export.export(grad(impl), platforms=[platform])(x).mlir_module()
+    assert ("stablehlo.select_and_scatter" in text("auto")) == scatter
+    assert "stablehlo.select_and_scatter" in text("xla")
+
+
+def test_max_pool_rejects_unknown_impl():
+    with pytest.raises(ValueError, match="impl='shift'"):
+        ops.max_pool(jnp.zeros((1, 4, 4, 1)), 2, impl="shift")
