@@ -13,7 +13,9 @@ to formulations that do the same sums with faster pieces:
   following pooling or reduction and runs that fusion 5-10x slower (LeNet-5
   conv1 + ReLU + 2x2 max pool: 7 ms vs 2.8 ms for ``im2col``, whose dot ends
   the fusion), so ``auto`` takes ``im2col``.
-- ``"matmul"``: 1x1 kernels (``groups=1``): one ``dot_general`` over channels.
+- ``"matmul"``: 1x1 kernels (``groups=1``): one ``dot_general`` over channels;
+  ``auto`` takes it only when XLA-CPU convolutions run on YNNPACK (jcnn's
+  XLA-CPU setting not in force), where it is 3x faster than XLA's conv.
 - ``"depthwise"``: ``groups == C_in``: the sum over offsets of a slice times
   ``w[k]``, elementwise per channel.
 - ``"blocked"``: XLA's own kernel-gradient convolution, run on blocks of the
@@ -44,6 +46,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jcnn import _xla_cpu
 from jcnn.ops import _args
 
 IMPLS = ("auto", "xla", "im2col", "shift", "matmul", "depthwise", "blocked")
@@ -203,7 +206,9 @@ def _supports(name, x, w, cfg) -> bool:
 
 def _select_cpu(x, w, cfg) -> str:
     """The CPU rule (numbers: experiments/benchmarks/results/conv_cpu_*.md)."""
-    for name in ("matmul", "im2col", "depthwise"):
+    # With XLA's own convolution kernels (jcnn's XLA-CPU setting), a 1x1 conv is
+    # faster as XLA's conv than as a dot; under YNNPACK convolutions it is not.
+    for name in ("im2col", "depthwise") if _xla_cpu.active() else ("matmul", "im2col", "depthwise"):
         if _supports(name, x, w, cfg):
             return name
     nb = _block_size(x)

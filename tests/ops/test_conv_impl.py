@@ -175,14 +175,22 @@ def test_bad_impl_names_the_choices():
     ((128, 32, 32, 16), (3, 3), 1, 16, "blocked"),
     ((16, 56, 56, 64), (3, 3), 1, 64, "xla"),  # blocks of 1 sample: XLA's kernel gradient wins
     ((32, 28, 28, 128), (3, 3), 128, 128, "depthwise"),
-    ((32, 28, 28, 128), (1, 1), 1, 128, "matmul"),
+    ((32, 28, 28, 128), (1, 1), 1, 128, "xla"),  # XLA's own 1x1 conv beats a dot (jcnn's XLA-CPU setting)
     ((1, 56, 56, 64), (3, 3), 1, 64, "xla"),  # one block: nothing to split
 ])
-def test_selection_rule_is_a_pure_function_of_shapes(shape, kernel, groups, c_out, want):
+def test_selection_rule_is_a_pure_function_of_shapes(shape, kernel, groups, c_out, want, monkeypatch):
+    monkeypatch.setattr(_conv_impl._xla_cpu, "active", lambda: True)  # as after `import jcnn` in a fresh process
     x = jax.ShapeDtypeStruct(shape, jnp.float32)
     w = jax.ShapeDtypeStruct((*kernel, shape[-1] // groups, c_out), jnp.float32)
     assert _conv_impl.select(x, w, padding="same", groups=groups) == want
     assert _conv_impl.select(x, w, padding="same", groups=groups) == want
+
+
+def test_one_by_one_is_a_dot_when_xla_cpu_convolutions_stay_on_ynnpack(monkeypatch):
+    monkeypatch.setattr(_conv_impl._xla_cpu, "active", lambda: False)
+    x = jax.ShapeDtypeStruct((32, 28, 28, 128), jnp.float32)
+    w = jax.ShapeDtypeStruct((1, 1, 128, 128), jnp.float32)
+    assert _conv_impl.select(x, w) == "matmul"
 
 
 def test_other_platforms_lower_xla_convolution_only():
