@@ -116,6 +116,15 @@ class Finish:
         return element
 
 
+def _absl_flags_parsed():
+    """grain's worker processes read absl flags; outside ``absl.app.run`` nobody parsed them, and grain raises
+    ``UnparsedFlagAccessError`` (every config with ``data.worker_count > 0`` crashed from the CLI)."""
+    from absl import flags
+
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()
+
+
 class Pipeline:
     """An iterable of batches ``{"image": (N, H, W, C) float32, "label": (N,) int32, "index": (N,) int64}``.
 
@@ -136,6 +145,7 @@ class Pipeline:
                               if augment_spec else None)
         ds = grain.MapDataset.source(table).map(LoadBatch(source)).to_iter_dataset()
         if worker_count > 0:
+            _absl_flags_parsed()
             ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=worker_count))
         self.dataset = ds.map(Finish(self.augment_batch))
 

@@ -129,9 +129,6 @@ def test_bad_split_and_name(tiny):
 
 @pytest.mark.slow
 def test_worker_processes_match_and_resume(tiny):
-    from absl import flags
-
-    flags.FLAGS.mark_as_parsed()  # grain workers read absl flags (NOTES.md)
     kw = dict(batch_size=8, seed=4, data_dir=tiny["data_dir"], augment="flip_lr")
     expected = take(iter(data.pipeline("tiny", "train", **kw)), 6)
     it = iter(data.pipeline("tiny", "train", worker_count=2, **kw))
@@ -143,3 +140,19 @@ def test_worker_processes_match_and_resume(tiny):
     result = same(got, expected)
     del it, resumed, got  # release grain's shared memory before the workers go
     assert result
+
+
+@pytest.mark.slow
+def test_worker_processes_need_no_absl_set_up_in_a_fresh_process():
+    """Regression: outside absl.app.run, grain's workers raised UnparsedFlagAccessError (every ImageNet config)."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, jcnn.data as d\n"
+            "if __name__ == '__main__':\n"
+            "    it = iter(d.pipeline('synthetic', 'train', batch_size=4, seed=0, worker_count=2))\n"
+            "    b = next(it)\n"
+            "    print('ok', np.asarray(b['image']).shape[0])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split()[-2:] == ["ok", "4"]
