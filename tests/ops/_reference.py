@@ -127,16 +127,21 @@ def _windows(sizes, window, stride, dilation, pp, ceil_mode):
     return outs
 
 
-def max_pool(x, window, *, stride=None, padding=0, dilation=1, ceil_mode=False):
-    """Max over the in-bounds window elements (padding is -inf, so it never wins)."""
-    x = np.asarray(x, np.float64)
+def _max_pool_setup(x, window, stride, padding, dilation, ceil_mode):
+    """``(window, stride, dilation, sizes, pads, outs)`` of a max-pool call, by PyTorch's rules."""
     nd = x.ndim - 2
     window = tup(window, nd)
     stride = window if stride is None else tup(stride, nd)
     dilation = tup(dilation, nd)
     sizes = x.shape[1:-1]
     pp = pads(padding, sizes, window, stride, dilation)
-    outs = _windows(sizes, window, stride, dilation, pp, ceil_mode)
+    return window, stride, dilation, sizes, pp, _windows(sizes, window, stride, dilation, pp, ceil_mode)
+
+
+def max_pool(x, window, *, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Max over the in-bounds window elements (padding is -inf, so it never wins)."""
+    x = np.asarray(x, np.float64)
+    window, stride, dilation, sizes, pp, outs = _max_pool_setup(x, window, stride, padding, dilation, ceil_mode)
     y = np.full((x.shape[0], *outs, x.shape[-1]), -np.inf)
     for p in itertools.product(*map(range, outs)):
         for k in itertools.product(*map(range, window)):
@@ -151,13 +156,7 @@ def max_pool_grad(x, dy, window, *, stride=None, padding=0, dilation=1, ceil_mod
     (window offsets in row-major order), summed where windows overlap."""
     x = np.asarray(x, np.float64)
     dy = np.asarray(dy, np.float64)
-    nd = x.ndim - 2
-    window = tup(window, nd)
-    stride = window if stride is None else tup(stride, nd)
-    dilation = tup(dilation, nd)
-    sizes = x.shape[1:-1]
-    pp = pads(padding, sizes, window, stride, dilation)
-    outs = _windows(sizes, window, stride, dilation, pp, ceil_mode)
+    window, stride, dilation, sizes, pp, outs = _max_pool_setup(x, window, stride, padding, dilation, ceil_mode)
     dx = np.zeros_like(x)
     for n in range(x.shape[0]):
         for c in range(x.shape[-1]):
