@@ -25,8 +25,9 @@ to formulations that do the same sums with faster pieces:
   fewer than 8 samples keep XLA's unblocked kernel gradient (VGG 56x56x64).
 
 Gradients of ``matmul`` and ``depthwise`` are their own autodiff (pads,
-slices, dots and products); ``im2col``, ``shift`` and ``blocked`` take XLA's
-input gradient and the blocked kernel gradient; ``blocked``'s forward is
+slices, dots and products); ``im2col``, ``shift`` and ``blocked`` take the
+blocked kernel gradient and, for up to 8 input channels, a col2im input
+gradient (one dot, then one strided pad per kernel offset), else XLA's; ``blocked``'s forward is
 XLA's. The choice is a pure function of shapes, dtypes, hyperparameters and
 the platform, made at trace time; ``impl=`` or :func:`conv_impl` pins one.
 All figures: ``experiments/benchmarks/results/conv_cpu_*.md``, measured with
@@ -44,6 +45,7 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from jcnn import _xla_cpu
@@ -58,6 +60,8 @@ _BLOCK_MAX = 16
 # Below this many samples per block (big feature maps), XLA's unblocked kernel gradient wins.
 _BLOCK_MIN = 8
 _SHIFT_MAX_CIN = 4
+# Up to this many input channels (groups=1) the input gradient is col2im (below).
+_COL2IM_MAX_CIN = 8
 
 _state = threading.local()
 
@@ -186,6 +190,40 @@ def _blocked_dw(x, w, dy, cfg):
     return dw.astype(w.dtype)
 
 
+def _col2im_dx(x_shape, w, dy, cfg):
+    """Input gradient as one dot and a col2im: ``z = dy @ w^T`` gives, per output pixel, the
+    (K * C_in) contributions to the inputs it read; each kernel offset's slice of ``z`` goes back to
+    its input positions by one strided pad (negative pads crop the conv's padding), and they add.
+
+    XLA-CPU's own input gradient is a transposed convolution with C_in output channels, slow when
+    C_in is tiny (LeNet-5 conv2, C_in = 6: 8.7 ms vs 4.9 ms here); above about 8 channels the 2-D
+    pads cost more than they save (16 channels: 10 ms vs 52 ms).
+    """
+    stride, pads, dilation, _, precision = cfg
+    nd = len(stride)
+    kernel, c_in = w.shape[:nd], w.shape[-2]
+    sizes, outs = x_shape[1:-1], dy.shape[1:-1]
+    z = lax.dot_general(dy, w.reshape(-1, w.shape[-1]), (((dy.ndim - 1,), (1,)), ((), ())), precision=precision,
+                        preferred_element_type=_acc_dtype(dy.dtype))
+    z = z.reshape(*dy.shape[:-1], math.prod(kernel), c_in)
+    zero = np.array(0, z.dtype)
+    dx = None
+    for i, k in enumerate(itertools.product(*map(range, kernel))):
+        # Output o read input o * stride + k * dilation - lo.
+        cfg_k = [(ki * d - lo, n - (ki * d - lo + (o - 1) * st + 1), st - 1)
+                 for ki, d, (lo, _), n, o, st in zip(k, dilation, pads, sizes, outs, stride)]
+        term = lax.pad(z[..., i, :], zero, [(0, 0, 0), *cfg_k, (0, 0, 0)])
+        dx = term if dx is None else dx + term
+    return dx.astype(dy.dtype)
+
+
+def _dx(x, w, dy, cfg):
+    """The input gradient for the custom formulations: col2im for few input channels, else XLA's."""
+    if cfg[3] == 1 and x.shape[-1] <= _COL2IM_MAX_CIN:
+        return _col2im_dx(x.shape, w, dy, cfg)
+    return jax.vjp(lambda x_: _xla_fwd(x_, w, cfg), x)[1](dy)[0]
+
+
 # ----------------------------------------------------------------------------
 # Support and selection.
 
@@ -227,10 +265,9 @@ def _conv_custom_fwd(x, w, name, cfg):
 def _conv_custom_bwd(name, cfg, res, dy):
     x, w = res
     if name in ("blocked", "shift", "im2col"):
-        # shift's own autodiff (75 pads of channel sums) loses to XLA's input
+        # shift's own autodiff (75 pads of channel sums) loses to col2im / XLA's input
         # gradient, and its kernel gradient to the blocked one (LeNet conv1).
-        dx = jax.vjp(lambda x_: _xla_fwd(x_, w, cfg), x)[1](dy)[0]
-        return dx, _blocked_dw(x, w, dy, cfg)
+        return _dx(x, w, dy, cfg).astype(x.dtype), _blocked_dw(x, w, dy, cfg)
     _, vjp = jax.vjp(lambda x_, w_: _FWD[name](x_, w_, cfg), x, w)
     return vjp(dy)
 
