@@ -146,10 +146,23 @@ def _with_saved(model, saved):
 
 
 def trained(out, *, small=False):
-    """ERF before vs after training on MNIST (Luo et al. 2016, section 4): ``trained.md``/``.json``, a figure."""
+    """ERF before vs after training on MNIST (Luo et al. 2016, section 4): ``trained/results.md`` and ``.json``, figures."""
     out = pathlib.Path(out)
     samples = 4 if small else 16
-    scratch = pathlib.Path(tempfile.mkdtemp(prefix="jcnn_erf_"))
+    with tempfile.TemporaryDirectory(prefix="jcnn_erf_") as tmp:
+        rows, maps = _trained_rows(pathlib.Path(tmp), small, samples)
+    _report.write(out / "trained", title="Effective receptive field before and after training on MNIST",
+                  rows=rows, columns=["model", "layer", "when", "steps", "erf_sigma", "erf_radius_95",
+                                      "theoretical_rf", "erf_95_diameter_over_rf", "test_accuracy"],
+                  notes=__doc__.split("\n\n", 3)[3], small=small, samples=samples)
+    for label, *_ in TRAINED:
+        for when in ("init", "trained"):
+            fig = plot_erf(maps[(label, when)], title=f"{label} ERF, {when}")
+            fig.savefig(out / "trained" / f"erf_{label.lower().replace('-', '')}_{when}.png", dpi=80)
+    return rows
+
+
+def _trained_rows(scratch, small, samples):
     rows, maps = [], {}
     for label, name, kwargs, layer, full_steps in TRAINED:
         steps = 20 if small else full_steps
@@ -168,15 +181,7 @@ def trained(out, *, small=False):
                          "erf_sigma": round(float(erf_gaussian_sigma(erf)), 4), "erf_radius_95": round(radius, 4),
                          "theoretical_rf": rf, "erf_95_diameter_over_rf": round((2 * radius + 1) / rf, 4),
                          "test_accuracy": None if when == "init" or not test else round(float(test[-1]["accuracy"]), 4)})
-    _report.write(out / "trained", title="Effective receptive field before and after training on MNIST",
-                  rows=rows, columns=["model", "layer", "when", "steps", "erf_sigma", "erf_radius_95",
-                                      "theoretical_rf", "erf_95_diameter_over_rf", "test_accuracy"],
-                  notes=__doc__.split("\n\n", 3)[3], small=small, samples=samples)
-    for label, *_ in TRAINED:
-        for when in ("init", "trained"):
-            fig = plot_erf(maps[(label, when)], title=f"{label} ERF, {when}")
-            fig.savefig(out / "trained" / f"erf_{label.lower().replace('-', '')}_{when}.png", dpi=80)
-    return rows
+    return rows, maps
 
 
 def main(argv=None):
