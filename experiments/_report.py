@@ -18,7 +18,7 @@ def _cell(v):
         return "—"
     if isinstance(v, float):
         return f"{v:.4g}"
-    return str(v)
+    return str(v).replace("|", "\\|")  # a pipe inside a cell would end it
 
 
 def markdown_table(rows: list[dict], columns: list[str]) -> str:
