@@ -24,7 +24,6 @@ import tempfile
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import nnx
 
 import jcnn
 import jcnn.data
@@ -41,12 +40,7 @@ MEAN, STD = 0.1307, 0.3081
 def _trained(workdir, overrides):
     cfg = jcnn.train.load_config("lenet5_mnist", overrides=overrides)
     jcnn.train.train(cfg, workdir, progress=False, log=lambda m: None)
-    model = jcnn.models.create("lenet5_modern")
-    params = nnx.state(model, nnx.Param)
-    nnx.replace_by_pure_dict(params, jcnn.train.load(workdir)["params"])
-    nnx.update(model, params)
-    model.eval()
-    return model
+    return jcnn.train.load_model(workdir)
 
 
 def run(out, *, small=False):

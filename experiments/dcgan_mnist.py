@@ -26,7 +26,6 @@ import tempfile
 
 import jax
 import numpy as np
-from flax import nnx
 
 import jcnn.models
 import jcnn.train
@@ -42,14 +41,7 @@ N_SAMPLES = 64
 
 def generator_from(workdir, cfg):
     """The generator of ``workdir``'s newest checkpoint, as an ``nnx`` module in eval mode."""
-    saved = jcnn.train.load(workdir)
-    model = jcnn.models.create(cfg.model.name, seed=cfg.seed)
-    graphdef, params, stats, rest = nnx.split(model, nnx.Param, nnx.BatchStat, ...)
-    params.replace_by_pure_dict(saved["params"]["g"])
-    stats.replace_by_pure_dict(saved["batch_stats"]["g"])
-    model = nnx.merge(graphdef, params, stats, rest)
-    model.eval()
-    return model
+    return jcnn.train.load_model(workdir, net="g")
 
 
 def sample(model, z) -> np.ndarray:

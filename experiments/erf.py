@@ -130,19 +130,7 @@ def _train_mnist(workdir, name, kwargs, steps, *, small, data_dir):
             cfg.schedule.warmup_steps = 5
             cfg.eval.max_batches = 1
     jcnn.train.train(cfg, workdir, progress=False, log=lambda m: None)
-    return jcnn.train.load(workdir), jcnn.train.read_metrics(workdir)
-
-
-def _with_saved(model, saved):
-    """``model`` with the saved parameters and statistics, updated in place (``nnx.merge`` would
-    rebuild it with its attributes in sorted order, which loses the layers' definition order)."""
-    params, stats = nnx.state(model, nnx.Param), nnx.state(model, nnx.BatchStat)
-    params.replace_by_pure_dict(saved["params"])
-    nnx.update(model, params)
-    if saved.get("batch_stats"):
-        stats.replace_by_pure_dict(saved["batch_stats"])
-        nnx.update(model, stats)
-    return model
+    return jcnn.train.load_model(workdir), jcnn.train.read_metrics(workdir)
 
 
 def trained(out, *, small=False):
@@ -166,10 +154,9 @@ def _trained_rows(scratch, small, samples):
     rows, maps = [], {}
     for label, name, kwargs, layer, full_steps in TRAINED:
         steps = 20 if small else full_steps
-        saved, metrics = _train_mnist(scratch / name, name, kwargs, steps, small=small,
+        trained_model, metrics = _train_mnist(scratch / name, name, kwargs, steps, small=small,
                                       data_dir=pathlib.Path(os.environ.get("JCNN_DATA_DIR", scratch / "data")))
         init = jcnn.models.create(name, num_classes=10, seed=0, **kwargs)
-        trained_model = _with_saved(jcnn.models.create(name, num_classes=10, seed=0, **kwargs), saved)
         test = [m for m in metrics if m.get("split") == "test"]
         for when, model in (("init", init), ("trained", trained_model)):
             model.eval()

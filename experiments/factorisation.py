@@ -32,7 +32,6 @@ import tempfile
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 import jcnn
 import jcnn.models

@@ -33,7 +33,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-import jcnn
 from jcnn import _xla_cpu, ops
 from jcnn.ops import _conv_impl, conv
 

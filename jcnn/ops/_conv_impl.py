@@ -45,11 +45,10 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
 from jcnn import _xla_cpu
-from jcnn.ops import _args
+from jcnn.ops import _args, _windows
 
 IMPLS = ("auto", "xla", "im2col", "shift", "matmul", "depthwise", "blocked")
 
@@ -114,16 +113,9 @@ def _xla_fwd(x, w, cfg):
 
 
 def _offset_slices(x, w, cfg):
-    """Yield ``(k, slice)``: for each kernel offset ``k``, the strided window of the padded input."""
+    """Yield ``(k, slice)``: for each kernel offset ``k``, the strided window of the zero-padded input."""
     stride, pads, dilation, _, _ = cfg
-    nd = x.ndim - 2
-    kernel = w.shape[:nd]
-    xp = jnp.pad(x, ((0, 0), *pads, (0, 0)))
-    outs = [(xp.shape[1 + i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1 for i in range(nd)]
-    for k in itertools.product(*map(range, kernel)):
-        start = (0, *(ki * d for ki, d in zip(k, dilation)), 0)
-        limit = (xp.shape[0], *(s + (o - 1) * st + 1 for s, o, st in zip(start[1:], outs, stride)), xp.shape[-1])
-        yield k, lax.slice(xp, start, limit, (1, *stride, 1))
+    return _windows.offset_slices(x, w.shape[:x.ndim - 2], stride=stride, dilation=dilation, pads=pads)
 
 
 def _acc_dtype(dtype):
@@ -200,20 +192,12 @@ def _col2im_dx(x_shape, w, dy, cfg):
     pads cost more than they save (16 channels: 10 ms vs 52 ms).
     """
     stride, pads, dilation, _, precision = cfg
-    nd = len(stride)
-    kernel, c_in = w.shape[:nd], w.shape[-2]
-    sizes, outs = x_shape[1:-1], dy.shape[1:-1]
+    kernel, c_in = w.shape[:len(stride)], w.shape[-2]
     z = lax.dot_general(dy, w.reshape(-1, w.shape[-1]), (((dy.ndim - 1,), (1,)), ((), ())), precision=precision,
                         preferred_element_type=_acc_dtype(dy.dtype))
     z = z.reshape(*dy.shape[:-1], math.prod(kernel), c_in)
-    zero = np.array(0, z.dtype)
-    dx = None
-    for i, k in enumerate(itertools.product(*map(range, kernel))):
-        # Output o read input o * stride + k * dilation - lo.
-        cfg_k = [(ki * d - lo, n - (ki * d - lo + (o - 1) * st + 1), st - 1)
-                 for ki, d, (lo, _), n, o, st in zip(k, dilation, pads, sizes, outs, stride)]
-        term = lax.pad(z[..., i, :], zero, [(0, 0, 0), *cfg_k, (0, 0, 0)])
-        dx = term if dx is None else dx + term
+    parts = [(k, z[..., i, :]) for i, k in enumerate(itertools.product(*map(range, kernel)))]
+    dx = _windows.scatter_offsets(parts, x_shape[1:-1], stride=stride, dilation=dilation, pads=pads)
     return dx.astype(dy.dtype)
 
 

@@ -26,11 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jcnn.ops import _conv_impl
-
-
-def _full(per_dim, fill):
-    return (fill, *per_dim, fill)
+from jcnn.ops import _conv_impl, _windows
+from jcnn.ops._windows import full as _full
 
 
 def _xla_max_pool(x, cfg):
@@ -57,13 +54,10 @@ def _max_pool_cpu_bwd(cfg, res, dy):
     window, stride, dilation, pads = cfg
     x, y = res
     nd, sizes, outs = len(window), x.shape[1:-1], y.shape[1:-1]
-    xp = lax.pad(x, np.array(-np.inf, x.dtype), _full([(lo, hi, 0) for lo, hi in pads], (0, 0, 0)))
     zero = np.array(0, dy.dtype)
     taken, parts = None, []
-    for k in itertools.product(*map(range, window)):
-        start = (0, *(ki * d for ki, d in zip(k, dilation)), 0)
-        limit = (xp.shape[0], *(s + (o - 1) * st + 1 for s, o, st in zip(start[1:], outs, stride)), xp.shape[-1])
-        hit = lax.slice(xp, start, limit, _full(stride, 1)) == y
+    for k, s in _windows.offset_slices(x, window, stride=stride, dilation=dilation, pads=pads, fill=-np.inf):
+        hit = s == y
         if taken is None:
             taken = hit
         else:
@@ -78,15 +72,7 @@ def _max_pool_cpu_bwd(cfg, res, dy):
         # Back to x's frame: drop the low padding, cut or zero-fill to the input size.
         return (lax.pad(g, zero, _full([(-lo, n + lo - o * w, 0) for n, (lo, _), o, w in
                                         zip(sizes, pads, outs, window)], (0, 0, 0))),)
-    dx = None
-    for k, p in parts:
-        # Offset k of output o reads input o*stride + k*dilation - lo: spread p with
-        # stride - 1 zeros between samples, shifted to that position (negative pads crop).
-        cfg_k = [(ki * d - lo, n - (ki * d - lo + (o - 1) * st + 1), st - 1)
-                 for ki, d, (lo, _), n, o, st in zip(k, dilation, pads, sizes, outs, stride)]
-        term = lax.pad(p, zero, _full(cfg_k, (0, 0, 0)))
-        dx = term if dx is None else dx + term
-    return (dx,)
+    return (_windows.scatter_offsets(parts, sizes, stride=stride, dilation=dilation, pads=pads),)
 
 
 _max_pool_cpu.defvjp(_max_pool_cpu_fwd, _max_pool_cpu_bwd)

@@ -11,6 +11,7 @@ import numpy as np
 from jax import lax
 
 from jcnn.ops import _args, _pool_impl
+from jcnn.ops._windows import full as _full
 
 
 def _window_setup(x, window, stride, padding, dilation, ceil_mode, fn):
@@ -39,10 +40,6 @@ def _window_setup(x, window, stride, padding, dilation, ceil_mode, fn):
         # the high padding alone would have made room for: trim that padding.
         extra.append(max((out - 1) * s + d * (k - 1) + 1 - (n + lo + hi), -hi))
     return nd, window, stride, dilation, pads, tuple(extra)
-
-
-def _full(per_dim, fill):
-    return (fill, *per_dim, fill)
 
 
 def max_pool(x, window, *, stride=None, padding=0, dilation=1, ceil_mode=False, impl=None):

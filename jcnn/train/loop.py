@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from flax import nnx
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -349,3 +350,38 @@ def load(workdir, step: int | None = None) -> dict:
         return {**st, "meta": meta}
     finally:
         ckpt.close()
+
+
+def load_model(workdir, step: int | None = None, *, net: str | None = None):
+    """The trained network of ``workdir``'s newest good checkpoint (or ``step``): an ``nnx.Module`` in eval mode.
+
+    Rebuilt from the config the checkpoint stores (model name, ``model.kwargs``,
+    seed), with the saved parameters and batch statistics filled in place (so
+    the module keeps its layers' definition order; ``nnx.merge`` would sort them).
+
+    Args:
+      workdir: a ``jcnn train`` workdir. step: a saved step; None for the newest good one.
+      net: a GAN run's ``"g"`` (generator, the default) or ``"d"``; None for a classifier.
+    Returns:
+      the module; call it on (N, H, W, C) images to get (N, num_classes) logits (a classifier).
+    """
+    saved = load(workdir, step)
+    cfg = ml_collections.ConfigDict(saved["meta"]["config"])
+    models = state_lib.net_models(cfg)
+    if cfg.task == "gan":
+        net = "g" if net is None else net
+        if net not in models:
+            raise ValueError(f"jcnn.train.load_model: net={net!r} must be 'g' or 'd' for the GAN run in {workdir}")
+        params, stats = saved["params"][net], saved["batch_stats"][net]
+    else:
+        if net is not None:
+            raise ValueError(f"jcnn.train.load_model: net={net!r} is for GAN runs; {workdir} holds one classifier")
+        net, params, stats = "model", saved["params"], saved["batch_stats"]
+    model = models[net]
+    for kind, values in ((nnx.Param, params), (nnx.BatchStat, stats)):
+        if values:
+            state = nnx.state(model, kind)
+            nnx.replace_by_pure_dict(state, values)
+            nnx.update(model, state)
+    model.eval()
+    return model

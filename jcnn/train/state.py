@@ -46,17 +46,20 @@ def build_model(cfg, name: str, *, seed: int, kwargs=None):
     return models.create(name, seed=seed, **kw)
 
 
-def create(cfg, tx):
-    """Nets and the initial state of ``cfg``'s task; ``tx`` is an optax transformation (or a dict of them)."""
+def net_models(cfg) -> dict:
+    """``{key: fresh nnx.Module}`` of ``cfg``'s task: ``"model"``, or a GAN's ``"g"`` and ``"d"``."""
     kwargs = cfg.model.kwargs.to_dict() if hasattr(cfg.model.kwargs, "to_dict") else dict(cfg.model.kwargs)
     if cfg.task == "gan":
-        names = {"g": cfg.model.name, "d": cfg.model.discriminator}
-        seeds = {"g": cfg.seed, "d": cfg.seed + 1000}
-    else:
-        names, seeds = {"model": cfg.model.name}, {"model": cfg.seed}
+        return {"g": build_model(cfg, cfg.model.name, seed=cfg.seed, kwargs=kwargs),
+                "d": build_model(cfg, cfg.model.discriminator, seed=cfg.seed + 1000)}
+    return {"model": build_model(cfg, cfg.model.name, seed=cfg.seed, kwargs=kwargs)}
+
+
+def create(cfg, tx):
+    """Nets and the initial state of ``cfg``'s task; ``tx`` is an optax transformation (or a dict of them)."""
     nets, params, stats, rngs, opt = {}, {}, {}, {}, {}
-    for key, name in names.items():
-        model = build_model(cfg, name, seed=seeds[key], kwargs=kwargs if key != "d" else None)
+    for key, model in net_models(cfg).items():
+        name = cfg.model.discriminator if key == "d" else cfg.model.name
         g, p, b, r = split(model)
         nets[key] = Net(name, g)
         params[key], stats[key], rngs[key] = p, b, r

@@ -7,7 +7,6 @@
 # including your own. `jcnn.summary` shows it beside shapes, parameters and FLOPs.
 
 # %%
-import jax.numpy as jnp
 from flax import nnx
 
 import jcnn

@@ -11,7 +11,6 @@ import tempfile
 
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 
 import jcnn
 import jcnn.data
@@ -36,11 +35,7 @@ workdir = tempfile.mkdtemp()
 os.environ.setdefault("JCNN_DATA_DIR", os.path.join(workdir, "data"))
 cfg = jcnn.train.load_config("lenet5_mnist", overrides=["train.steps=300", "eval.max_batches=2", "checkpoint.every=0"])
 print("test accuracy:", round(jcnn.train.train(cfg, workdir, progress=False, log=lambda m: None)["test_accuracy"], 3))
-model = jcnn.models.create("lenet5_modern")
-params = nnx.state(model, nnx.Param)
-nnx.replace_by_pure_dict(params, jcnn.train.load(workdir)["params"])
-nnx.update(model, params)
-model.eval()
+model = jcnn.train.load_model(workdir)  # the trained network, eval mode
 images, labels = jcnn.data.source("mnist", "test").get_batch(np.arange(4))
 x = (jnp.asarray(images, jnp.float32) / 255.0 - 0.1307) / 0.3081  # (4, 28, 28, 1), normalised as in training
 

@@ -10,11 +10,9 @@
 import os
 import tempfile
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import nnx
 
 import jcnn
 import jcnn.data
@@ -29,11 +27,7 @@ summary = jcnn.train.train(cfg, workdir, progress=False, log=lambda m: None)
 print(f"test accuracy after {summary['step']} steps: {summary['test_accuracy']:.3f}")
 
 # %%
-model = jcnn.models.create("lenet5_modern")
-params = nnx.state(model, nnx.Param)
-nnx.replace_by_pure_dict(params, jcnn.train.load(workdir)["params"])  # the trained weights
-nnx.update(model, params)
-model.eval()
+model = jcnn.train.load_model(workdir)  # the trained network, eval mode
 mean, std = 0.1307, 0.3081
 
 src = jcnn.data.source("mnist", "test")

@@ -15,7 +15,6 @@ import tempfile
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
-from flax import nnx
 
 import jcnn
 import jcnn.train
@@ -59,15 +58,11 @@ fig.tight_layout()
 
 # %% [markdown]
 # ## Per-class accuracy and confusion matrix
-# The checkpoint is read back with `jcnn.train.load` and put into a fresh model.
+# `jcnn.train.load_model` rebuilds the trained network from the checkpoint (eval mode);
+# `jcnn.train.load` gives the raw pytrees (parameters, statistics, optimiser state).
 
 # %%
-saved = jcnn.train.load(tmp / "run")
-model = jcnn.models.create(cfg.model.name, num_classes=10, seed=cfg.seed)
-graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-params.replace_by_pure_dict(saved["params"])
-model = nnx.merge(graphdef, params, rest)
-model.eval()
+model = jcnn.train.load_model(tmp / "run")
 batch = next(iter(jcnn.data.pipeline(data, "test", batch_size=1000, seed=0, num_epochs=1, shuffle=False,
                                       drop_remainder=False, data_dir=str(tmp / "data"))))
 x = (batch["image"] - cfg.data.mean[0]) / cfg.data.std[0]

@@ -1,7 +1,6 @@
 """jcnn.analysis.saliency: input gradients and Grad-CAM on models whose answers are known."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx

@@ -1,7 +1,6 @@
 """The model registry: one place, lowercase names, close-match errors, every model instantiable."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx

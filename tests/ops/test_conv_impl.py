@@ -1,7 +1,8 @@
 """Every formulation of ``jcnn.ops.conv`` equals XLA's path: forward, input and kernel gradient.
 
 The oracle is ``jax.vjp`` of ``conv(..., impl='xla')``; a NumPy loop checks
-the forward of every formulation independently.
+the forward of every formulation independently, and ``_reference.conv_transpose``
+(a NumPy scatter) the col2im input gradient.
 """
 
 import itertools
@@ -12,6 +13,8 @@ import numpy as np
 import pytest
 
 from jcnn.ops import _conv_impl, conv, conv_impl
+
+from . import _reference as ref
 
 # (name, x shape, kernel, groups, C_out, stride, padding, dilation)
 CONFIGS = [
@@ -203,3 +206,29 @@ def test_other_platforms_lower_xla_convolution_only():
     assert "convolution" in hlo
     cpu = f.lower(x, w).as_text()
     assert "convolution" not in cpu  # im2col + one dot on CPU
+
+
+# (x shape, kernel, C_out, stride, padding, dilation, output_padding = the rows floor division dropped)
+COL2IM = [
+    ((3, 9, 8, 1), (5, 5), 4, 1, 2, 1, 0),
+    ((2, 9, 10, 3), (3, 3), 5, 2, 1, 1, (0, 1)),
+    ((2, 11, 9, 6), (3, 2), 3, (1, 2), ((1, 0), (2, 1)), (2, 1), 0),
+    ((20, 9, 9, 8), (3, 3), 7, 2, 2, 2, 0),
+    ((3, 17, 5), (4,), 3, 2, 1, 1, 1),
+    ((2, 5, 6, 5, 2), (3, 3, 2), 3, 1, 1, 1, 0),
+]
+
+
+@pytest.mark.parametrize("cfg", COL2IM, ids=str)
+def test_col2im_input_gradient_matches_numpy_scatter(cfg):
+    """The input gradient of the custom formulations (col2im for C_in <= 8) against a NumPy scatter loop."""
+    xshape, kernel, c_out, stride, padding, dilation, opad = cfg
+    x, w = _data(xshape, kernel, 1, c_out, seed=5)
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    impl = "im2col" if xshape[-1] <= 4 else "blocked"
+    y, vjp = jax.vjp(lambda a: conv(a, w, impl=impl, **kw), x)
+    dy = np.random.default_rng(6).standard_normal(y.shape).astype(np.float32)
+    got = jax.jit(lambda d: vjp(d)[0])(jnp.asarray(dy))
+    want = ref.conv_transpose(dy, w, output_padding=opad, **kw)
+    assert want.shape == x.shape
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-4)

@@ -7,6 +7,7 @@ import jax
 import numpy as np
 import pytest
 
+import jcnn.nn.capture
 import jcnn.train as jt
 from jcnn.train import config
 
@@ -39,6 +40,37 @@ def test_smoke(name, tmp_path):
     saved = jt.load(tmp_path)
     assert int(saved["step"]) == s["step"]
     assert {"params", "batch_stats", "opt_state", "meta"} <= saved.keys()
+
+
+def test_load_model_rebuilds_the_trained_network(tmp_path):
+    run("resnet20_cifar10:smoke", tmp_path)  # BatchNorm: parameters and statistics
+    saved = jt.load(tmp_path)
+    model = jt.load_model(tmp_path)
+    from flax import nnx
+
+    for kind, key in ((nnx.Param, "params"), (nnx.BatchStat, "batch_stats")):
+        got = jax.tree.leaves(nnx.state(model, kind).to_pure_dict())
+        want = jax.tree.leaves(saved[key])
+        assert len(got) == len(want) > 0
+        assert all(np.array_equal(a, b) for a, b in zip(got, want))
+    assert model.stem.bn.use_running_average  # eval mode
+    assert [p for p, _ in jcnn.nn.capture.layers(model)][:2] == ["stem", "stem.conv"]  # definition order kept
+    with pytest.raises(ValueError, match="net='g' is for GAN runs"):
+        jt.load_model(tmp_path, net="g")
+
+
+def test_load_model_of_a_gan_picks_the_generator_or_discriminator(tmp_path):
+    run("dcgan_mnist:smoke", tmp_path)
+    saved = jt.load(tmp_path)
+    from flax import nnx
+
+    for net in ("g", "d"):
+        model = jt.load_model(tmp_path, net=net)
+        got = jax.tree.leaves(nnx.state(model, nnx.Param).to_pure_dict())
+        assert all(np.array_equal(a, b) for a, b in zip(got, jax.tree.leaves(saved["params"][net])))
+    assert jt.load_model(tmp_path)(np.zeros((2, 100), np.float32)).shape == (2, 28, 28, 1)  # the generator, from z
+    with pytest.raises(ValueError, match="net='x' must be 'g' or 'd'"):
+        jt.load_model(tmp_path, net="x")
 
 
 def _param_bytes(workdir):
