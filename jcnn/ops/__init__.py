@@ -12,7 +12,7 @@ from jcnn.ops.conv import conv, conv_grads, conv_transpose
 from jcnn.ops.dropout import dropout
 from jcnn.ops.filters import box, filter2d, gaussian, gradient_magnitude, laplacian, sharpen, sobel_x, sobel_y
 from jcnn.ops.linear import dense, pointwise_conv
-from jcnn.ops.norm import batch_moments, batch_norm, batch_norm_train, lrn
+from jcnn.ops.norm import batch_moments, batch_norm, batch_norm_train, lrn, standardize_images
 from jcnn.ops.pool import avg_pool, global_avg_pool, global_max_pool, max_pool, max_pool_with_argmax, max_unpool
 from jcnn.ops.shapes import conv_output_size, conv_transpose_output_size
 
@@ -21,5 +21,5 @@ __all__ = [
     "avg_pool", "batch_moments", "batch_norm", "batch_norm_train", "box", "conv", "conv_grads", "conv_impl", "conv_output_size",
     "conv_transpose", "conv_transpose_output_size", "dense", "dropout", "filter2d", "gaussian", "global_avg_pool",
     "global_max_pool", "gradient_magnitude", "laplacian", "lrn", "max_pool", "max_pool_with_argmax",
-    "max_unpool", "pointwise_conv", "sharpen", "sobel_x", "sobel_y",
+    "max_unpool", "pointwise_conv", "sharpen", "sobel_x", "sobel_y", "standardize_images",
 ]

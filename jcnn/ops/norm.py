@@ -151,3 +151,43 @@ def lrn(x, *, size=5, alpha=1e-4, beta=0.75, k=2.0):
     # NumPy init value: concrete under jit, so lax uses the differentiable reduce_window_sum.
     sq = lax.reduce_window(jnp.square(x), np.array(0, x.dtype), lax.add, window, (1,) * x.ndim, pads)
     return x / jnp.power(k + alpha * sq, beta)
+
+
+def standardize_images(images, *, mean, std, pad=0, dtype=jnp.float32):
+    """Pixels to network input: scale to [0, 1], zero-pad, then ``(x - mean) / std`` per channel.
+
+    The one home of input normalisation: the training step, ``jcnn.models.preprocess``
+    and the predictors of trained runs call it, so a network sees the same numbers in
+    training and afterwards. Padding is applied to the [0, 1] image (black borders, as
+    LeNet-5's 28 -> 32 padding in LeCun et al. 1998, section II.B) before normalising.
+
+    Args:
+      images: (N, H, W, C) uint8 in [0, 255] (scaled by 1/255) or floating in [0, 1].
+      mean, std: C values each (or one value for all channels), in [0, 1] pixel units.
+      pad: pixels of zero padding added to each side of H and W.
+      dtype: the result's dtype (the compute dtype).
+    Returns:
+      (N, H + 2 pad, W + 2 pad, C) of ``dtype``.
+    """
+    images = jnp.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(f"standardize_images: images must be (N, H, W, C), got shape {tuple(images.shape)}")
+    c = images.shape[-1]
+    mean_a, std_a = (np.asarray(v, np.float32).reshape(-1) for v in (mean, std))
+    for name, v in (("mean", mean_a), ("std", std_a)):
+        if v.shape[0] not in (1, c):
+            raise ValueError(f"standardize_images: {name} has {v.shape[0]} values; images {tuple(images.shape)} "
+                             f"have C={c} channels (give C values or one)")
+    if np.any(std_a <= 0):
+        raise ValueError(f"standardize_images: std={tuple(std_a.tolist())} must be positive")
+    if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 0:
+        raise ValueError(f"standardize_images: pad={pad!r} must be an int >= 0")
+    if jnp.issubdtype(images.dtype, jnp.integer):
+        x = images.astype(jnp.float32) * np.float32(1 / 255)
+    elif jnp.issubdtype(images.dtype, jnp.floating):
+        x = images.astype(jnp.float32)
+    else:
+        raise TypeError(f"standardize_images: images dtype {images.dtype} must be an integer (uint8) or float type")
+    if pad:
+        x = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))  # (N, H + 2p, W + 2p, C)
+    return ((x - mean_a) / std_a).astype(dtype)

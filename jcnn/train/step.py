@@ -34,8 +34,7 @@ def _restore_dtypes(new, old):
 
 def make_preprocess(cfg):
     """``fn(images, *, step=None, indices=None) -> model input``: augment (train), pad, normalise, cast."""
-    mean = jnp.asarray(cfg.data.mean, jnp.float32)
-    std = jnp.asarray(cfg.data.std, jnp.float32)
+    mean, std = tuple(cfg.data.mean), tuple(cfg.data.std)
     pad, dtype = int(cfg.data.pad), compute_dtype(cfg)
     augment = None
     if cfg.data.augment:
@@ -45,13 +44,13 @@ def make_preprocess(cfg):
     aug_key = jax.random.fold_in(jax.random.key(int(cfg.seed)), 0xA06)  # per-example: fold_in(step, index)
 
     def preprocess(images, *, step=None, indices=None):
-        x = images.astype(jnp.float32)  # (N, H, W, C) in [0, 1]
+        x = images  # (N, H, W, C): uint8 pixels, or floats in [0, 1]
         if augment is not None and step is not None:
+            if jnp.issubdtype(x.dtype, jnp.integer):
+                x = x.astype(jnp.float32) * np.float32(1 / 255)  # augmentation ops work in [0, 1]
             fn, apply_batch = augment
             x = apply_batch(fn, aug_key, x, indices, step=step)
-        if pad:
-            x = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))  # (N, H + 2p, W + 2p, C)
-        return ((x - mean) / std).astype(dtype)
+        return ops.standardize_images(x, mean=mean, std=std, pad=pad, dtype=dtype)
 
     return preprocess
 

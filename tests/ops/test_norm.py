@@ -231,3 +231,42 @@ def test_batch_norm_train_rejects_bad_input():
         ops.batch_norm_train(jnp.ones((4,)))
     with pytest.raises(TypeError):
         ops.batch_norm_train(jnp.ones((2, 4), jnp.int32))
+
+
+@pytest.mark.parametrize("pad", [0, 2])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_standardize_images_matches_loop(pad, dtype):
+    rng = np.random.default_rng(0)
+    raw = rng.integers(0, 256, (2, 3, 4, 3)).astype(np.uint8)
+    images = raw if dtype == np.uint8 else raw.astype(np.float32) / 255
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    expect = np.zeros((2, 3 + 2 * pad, 4 + 2 * pad, 3), np.float64)
+    for n in range(2):
+        for i in range(3 + 2 * pad):
+            for j in range(4 + 2 * pad):
+                for c in range(3):
+                    inside = pad <= i < 3 + pad and pad <= j < 4 + pad
+                    v = raw[n, i - pad, j - pad, c] / 255 if inside else 0.0
+                    expect[n, i, j, c] = (v - mean[c]) / std[c]
+    got = ops.standardize_images(images, mean=mean, std=std, pad=pad)
+    assert got.dtype == jnp.float32
+    np.testing.assert_allclose(np.asarray(got), expect, rtol=1e-5, atol=1e-5)
+
+
+def test_standardize_images_one_value_for_all_channels_and_dtype():
+    x = np.full((1, 2, 2, 3), 255, np.uint8)
+    got = ops.standardize_images(x, mean=0.5, std=0.25, dtype=jnp.bfloat16)
+    assert got.dtype == jnp.bfloat16
+    np.testing.assert_array_equal(np.asarray(got, np.float32), np.full((1, 2, 2, 3), 2.0, np.float32))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(mean=(0.1, 0.2), std=(1.0,)), "mean has 2 values"),
+    (dict(mean=(0.1,), std=(0.0,)), "std="),
+    (dict(mean=(0.1,), std=(1.0,), pad=-1), "pad=-1"),
+])
+def test_standardize_images_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ops.standardize_images(np.zeros((1, 2, 2, 3), np.uint8), **kwargs)
+    with pytest.raises(ValueError, match="must be \\(N, H, W, C\\)"):
+        ops.standardize_images(np.zeros((2, 2, 3), np.uint8), mean=0.0, std=1.0)
