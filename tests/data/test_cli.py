@@ -15,7 +15,9 @@ def test_import_then_by_name(tmp_path, capsys):
     assert len(sources.source("fashion_mnist", "test", out)) == 10
     assert main(["data", "list", "--data-dir", out]) == 0
     listing = capsys.readouterr().out
-    assert "fashion_mnist    imported" in listing and "cifar10" in listing
+    rows = {line.split()[0]: line.split()[1:3] for line in listing.splitlines()[2:-1]}
+    assert rows["fashion_mnist"] == ["yes", "imported"] and rows["synthetic"] == ["yes", "built-in"]
+    assert rows["cifar10"] == ["no", "-"] and rows["mnist"] == ["yes", "embedded"]
 
 
 def test_env_data_dir(tmp_path, monkeypatch):
@@ -29,10 +31,10 @@ def test_errors(tmp_path, capsys):
     write_idx_dir(tmp_path / "raw", n_train=5, n_test=5)
     out = str(tmp_path / "d")
     assert main(["data", "import", "x", "--from", str(tmp_path / "raw"), "--data-dir", out]) == 0
-    assert main(["data", "import", "x", "--from", str(tmp_path / "raw"), "--data-dir", out]) == 1
+    assert main(["data", "import", "x", "--from", str(tmp_path / "raw"), "--data-dir", out]) == 2
     assert "already imported" in capsys.readouterr().err
     assert main(["data", "import", "x", "--from", str(tmp_path / "raw"), "--data-dir", out, "--force"]) == 0
     (tmp_path / "raw" / "train-labels-idx1-ubyte.gz").unlink()
-    assert main(["data", "import", "y", "--from", str(tmp_path / "raw"), "--data-dir", out, "--format", "idx"]) == 1
+    assert main(["data", "import", "y", "--from", str(tmp_path / "raw"), "--data-dir", out, "--format", "idx"]) == 2
     assert "train-labels-idx1-ubyte" in capsys.readouterr().err
     assert main(["data"]) == 2
