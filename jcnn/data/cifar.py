@@ -78,7 +78,11 @@ def _read_members(path: str) -> dict[str, bytes]:
                     found[name] = f.read()
         return found
     try:
-        with tarfile.open(path, "r:*") as tar:
+        with open(path, "rb") as f:
+            raw = f.read()
+        if raw[:2] == b"\x1f\x8b":  # decompress whole: gzip's CRC then catches damage tarfile would stop at
+            raw = gzip.decompress(raw)
+        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:
             for member in tar:
                 base = os.path.basename(member.name)
                 if member.isfile() and base in wanted:

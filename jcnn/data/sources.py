@@ -259,7 +259,8 @@ def source(name: str, split: str, data_dir=None, *, progress: bool = True):
         import tensorflow_datasets as tfds
 
         try:  # download=False: never fetch; under tfds.testing.mock_data this returns mock examples
-            return _tfds_source(tfds, builder, name, split, data_dir)
+            with _quiet_absl():
+                return _tfds_source(tfds, builder, name, split, data_dir)
         except Exception as e:  # noqa: BLE001 -- TFDS raises several types for "not prepared"
             if prepared:
                 raise
