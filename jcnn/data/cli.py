@@ -6,6 +6,7 @@ Commands::
     python -m jcnn data import cifar10 --from cifar-10-python.tar.gz # official python archives, or extracted
     python -m jcnn data import flowers --from DIR                    # DIR/<class>/<image>
     python -m jcnn data import imagenet2012 --from ILSVRC2012/       # train/<synset>/, val/ (see --help)
+    python -m jcnn data sample DIR                                   # a generated ImageNet-like folder
     python -m jcnn data list                                         # what is ready here, and what is known
 """
 
@@ -46,6 +47,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "data set) instead of failing (folder)")
     imp.add_argument("--data-dir", default=None, help=f"where to write (default {store.default_data_dir()})")
     imp.add_argument("--force", action="store_true", help="replace an existing import of that name")
+    smp = sub.add_parser("sample", help="write an ImageNet-like folder generated from scikit-image's photographs",
+                         description="Write DIR/{train,val}/<class>/<image>: random crops of scikit-image's bundled "
+                                     "photographs (one per class) at varied sizes, JPEG q75-95 with some PNG, grey "
+                                     "and CMYK files. For smoke runs and benchmarks; no download.")
+    smp.add_argument("dir", help="output folder")
+    smp.add_argument("--classes", type=int, default=10, help="number of classes (at most 12)")
+    smp.add_argument("--train", type=int, default=20, help="training images per class")
+    smp.add_argument("--val", type=int, default=5, help="validation images per class")
+    smp.add_argument("--seed", type=int, default=0)
     lst = sub.add_parser("list", help="show which data sets are ready here, and the known names")
     lst.add_argument("--data-dir", default=None, help=f"where to look (default {store.default_data_dir()})")
 
@@ -85,7 +95,7 @@ def _import(args) -> int:
 def _status(name: str, data_dir) -> tuple[str, str, tuple, dict]:
     """(ready, where, image shape, splits) of a catalogue name that is not imported."""
     entry = sources.CATALOGUE[name]
-    if name in sources.BUILTIN:
+    if name in sources.BUILTIN or name == "photos10":
         return "yes", "built-in", entry["image_shape"], entry["splits"]
     if name == "mnist":
         return "yes", "embedded", entry["image_shape"], entry["splits"]
@@ -117,13 +127,23 @@ def _list(args) -> int:
     return 0
 
 
+def _sample(args) -> int:
+    from jcnn.data import photos
+
+    written = photos.make_folder(args.dir, num_classes=args.classes, per_class={"train": args.train, "val": args.val},
+                                 seed=args.seed)
+    print(f"wrote {sum(map(len, written.values()))} images to {args.dir} ({args.classes} classes); import with "
+          f"`python -m jcnn data import photos{args.classes} --from {args.dir}`")
+    return 0
+
+
 def run(args) -> int:
     """Runs the parsed command; returns the exit status (an error prints one line and returns 2)."""
     if args.action is None:
-        print("usage: jcnn data {import,list} ...  (see `python -m jcnn data import --help`)", file=sys.stderr)
+        print("usage: jcnn data {import,sample,list} ...  (see `python -m jcnn data import --help`)", file=sys.stderr)
         return 2
     try:
-        return _import(args) if args.action == "import" else _list(args)
+        return {"import": _import, "list": _list, "sample": _sample}[args.action](args)
     except (ValueError, OSError) as e:
         print(f"jcnn data {args.action}: error: {e}", file=sys.stderr)
         return 2

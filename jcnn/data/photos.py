@@ -92,3 +92,25 @@ def make_folder(root: str, *, num_classes: int = 10, per_class: dict | None = No
                 image = example(photo, rng, size_range)
                 written[split].append(save_example(image, os.path.join(folder, f"{name}_{k:04d}"), k, rng))
     return written
+
+
+NAME = "photos10"  # the built-in generated set: 10 classes, train 20 / validation 5 per class
+SPLITS = {"train": 200, "validation": 50}
+
+
+def prepare(data_dir=None, *, progress: bool = False) -> str:
+    """Generates ``photos10`` and imports it into ``data_dir`` (once; later calls find it there)."""
+    import tempfile
+
+    from jcnn.data import image_import, store
+
+    root = store.resolve_data_dir(data_dir)
+    os.makedirs(root, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{NAME}.raw-", dir=root) as raw:
+        make_folder(raw, num_classes=10, per_class={"train": 20, "val": 5})
+        try:
+            return image_import.import_folder(NAME, raw, data_dir=root, progress=progress)
+        except ValueError:
+            if store.read_meta(NAME, root) is None:  # not just another process winning the race
+                raise
+            return os.path.join(root, NAME)

@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from jcnn.data import importers, records, store, synthetic
+from jcnn.data import importers, photos, records, store, synthetic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +58,8 @@ CATALOGUE = {
     "imagenette": _entry(10, (None, None, 3), train=9469, validation=3925),
     # Built in, generated (jcnn/data/synthetic.py): smoke runs and tests.
     "synthetic": _entry(synthetic.NUM_CLASSES, synthetic.SHAPE, **synthetic.SPLITS),
+    # Built in, generated from scikit-image's photographs on first use (jcnn/data/photos.py): ImageNet smoke runs.
+    photos.NAME: _entry(10, (None, None, 3), **photos.SPLITS),
 }
 
 
@@ -139,7 +141,7 @@ def info(name: str, data_dir=None) -> DatasetInfo:
     if meta is not None:
         names = tuple(meta["class_names"]) if meta.get("class_names") else None
         return DatasetInfo(name, meta["num_classes"], tuple(meta["image_shape"]), dict(meta["splits"]), names, "jcnn")
-    if name in BUILTIN:
+    if name in BUILTIN or name == photos.NAME:
         entry = CATALOGUE[name]
         return DatasetInfo(name, entry["num_classes"], entry["image_shape"], dict(entry["splits"]), None, "builtin")
     builder = tfds_builder(name, data_dir)
@@ -246,6 +248,10 @@ def source(name: str, split: str, data_dir=None, *, progress: bool = True):
         _check_split(name, split, synthetic.SPLITS)
         return synthetic.SyntheticSource(split)
     meta = store.read_meta(name, data_dir)
+    if meta is None and name == photos.NAME:
+        _check_split(name, split, photos.SPLITS)
+        photos.prepare(data_dir, progress=progress)
+        meta = store.read_meta(name, data_dir)
     if meta is not None:
         _check_split(name, split, meta["splits"])
         if meta["format"] == store.RECORDS_FORMAT:
