@@ -23,7 +23,8 @@ PHOTOS = {
 }
 
 
-def _photo(name: str) -> np.ndarray:
+def photo(name: str) -> np.ndarray:
+    """The photograph of class ``name`` as (H, W, 3) uint8 (greyscale ones repeated to 3 channels)."""
     from skimage import data
 
     image = getattr(data, PHOTOS[name])()
@@ -83,13 +84,13 @@ def make_folder(root: str, *, num_classes: int = 10, per_class: dict | None = No
     per_class = per_class or {"train": 20, "val": 5}
     written = {split: [] for split in per_class}
     for c, name in enumerate(list(PHOTOS)[:num_classes]):
-        photo = _photo(name)
+        source = photo(name)
         for s, (split, n) in enumerate(per_class.items()):
             folder = os.path.join(root, split, name)
             os.makedirs(folder, exist_ok=True)
             for k in range(n):
                 rng = np.random.default_rng([seed, c, s, k])
-                image = example(photo, rng, size_range)
+                image = example(source, rng, size_range)
                 written[split].append(save_example(image, os.path.join(folder, f"{name}_{k:04d}"), k, rng))
     return written
 

@@ -15,13 +15,16 @@ Randomness is a pure function of (seed, epoch, example index):
 ``np.random.default_rng([seed, epoch, index])``, so a batch's pixels do not
 depend on worker count, thread timing or resumption.
 
-Decoder and resize (measured, ``experiments/benchmarks/input.py``): Pillow. Its
-JPEG ``draft`` mode lets libjpeg(-turbo) decode at 1/2, 1/4 or 1/8 scale via the
-DCT, and ``Image.resize(box=...)`` crops and resizes in one antialiased pass.
-The decode is chosen so the crop keeps at least ``size`` pixels across in both
-directions, so the final resize never upsamples past what a full decode would
-give. OpenCV (``IMREAD_REDUCED_*``) and simplejpeg (``min_height``/``min_width``)
-offer the same DCT scaling; see the benchmark results for the measured choice.
+Decoder and resize: Pillow (already a dependency; libjpeg-turbo inside). Its JPEG
+``draft`` mode decodes at 1/2, 1/4 or 1/8 scale via the DCT, chosen so the crop
+keeps at least ``size`` pixels across (never coarser than a full decode would
+give), and ``Image.resize(box=...)`` crops and resizes in one antialiased pass.
+Measured (``experiments/benchmarks/input.py``, results in
+``experiments/benchmarks/results/input_imagenet_*.md``): on ~500x375 JPEGs at 224
+the draft rarely applies (a 2x reduction needs a crop of >= 448 px), so the
+per-core rate is that of a full decode; it pays off for large photos and small
+crops (the 64-px smoke runs decode at 1/4-1/8). OpenCV and simplejpeg were not
+installed here and are not measured.
 """
 
 from __future__ import annotations
@@ -112,17 +115,21 @@ def resized_crop(item, box, *, size: int, channels: int, flip: bool = False) -> 
     Returns:
       (size, size, channels) uint8; bilinear (antialiased when shrinking), mirrored if ``flip``.
     """
+    with _open(item) as im:
+        return _crop_resize(im, box, size=size, channels=channels, flip=flip)
+
+
+def _crop_resize(im, box, *, size: int, channels: int, flip: bool) -> np.ndarray:
     from PIL import Image
 
     mode = "RGB" if channels == 3 else "L"
-    with _open(item) as im:
-        s = _draft(im, box, size)
-        if im.mode not in ("L", "RGB"):  # CMYK, palette, 16-bit, alpha: convert before filtering
-            im = im.convert(mode)
-        top, left, h, w = box
-        sw, sh = im.size
-        region = (max(0.0, left / s), max(0.0, top / s), min(float(sw), (left + w) / s), min(float(sh), (top + h) / s))
-        out = im.resize((size, size), Image.Resampling.BILINEAR, box=region)
+    s = _draft(im, box, size)
+    if im.mode not in ("L", "RGB"):  # CMYK, palette, 16-bit, alpha: convert before filtering
+        im = im.convert(mode)
+    top, left, h, w = box
+    sw, sh = im.size
+    region = (max(0.0, left / s), max(0.0, top / s), min(float(sw), (left + w) / s), min(float(sh), (top + h) / s))
+    out = im.resize((size, size), Image.Resampling.BILINEAR, box=region)
     if flip:
         out = out.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     if out.mode != mode:
@@ -172,10 +179,10 @@ class RandomResizedCrop:
 
     def __call__(self, item, *, channels: int, seed: int, epoch: int, index: int) -> np.ndarray:
         rng = example_rng(seed, epoch, index)
-        height, width = image_size(item)
-        box = crop_box(height, width, rng, scale=self.scale, ratio=self.ratio)
-        flip = bool(self.flip and rng.random() < 0.5)
-        return resized_crop(item, box, size=self.size, channels=channels, flip=flip)
+        with _open(item) as im:  # the header gives the size; decoding waits for the draft request
+            box = crop_box(im.height, im.width, rng, scale=self.scale, ratio=self.ratio)
+            flip = bool(self.flip and rng.random() < 0.5)
+            return _crop_resize(im, box, size=self.size, channels=channels, flip=flip)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,9 +201,9 @@ class CenterCrop:
             raise ValueError(f"CenterCrop: crop_fraction={self.crop_fraction!r} must be in (0, 1]")
 
     def __call__(self, item, *, channels: int, seed: int = 0, epoch: int = 0, index: int = 0) -> np.ndarray:
-        height, width = image_size(item)
-        box = center_box(height, width, size=self.size, crop_fraction=self.crop_fraction)
-        return resized_crop(item, box, size=self.size, channels=channels)
+        with _open(item) as im:
+            box = center_box(im.height, im.width, size=self.size, crop_fraction=self.crop_fraction)
+            return _crop_resize(im, box, size=self.size, channels=channels, flip=False)
 
 
 def for_config(data_cfg, *, train: bool):

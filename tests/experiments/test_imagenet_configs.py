@@ -51,7 +51,7 @@ def _cli(name, workdir, data_dir, cache):
                           "--set", f"data.data_dir={data_dir}", "--no-progress"],
                          capture_output=True, text=True, timeout=900, env=env, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
-    return out.stderr
+    return out.stderr + out.stdout  # the summary line goes to stdout
 
 
 def _params(workdir):
@@ -62,7 +62,7 @@ def _params(workdir):
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_smoke_runs_end_to_end_and_resumes_bit_exact(name, photo_dir, tmp_path):
     log = _cli(name, tmp_path / "run", photo_dir, str(tmp_path / "cache"))
-    last = log.strip().splitlines()[-1]
+    last = next(line for line in log.splitlines() if "done: step" in line)
     assert "done: step 4; test loss" in last
     loss = float(last.split("test loss ")[1].split()[0])
     assert 0 < loss < 10  # ln(10) = 2.3 at chance: a sane number, not a diverged net
