@@ -1,45 +1,30 @@
 """AlexNet (one tower) on ImageNet-2012 (Krizhevsky et al. 2012, section 5).
 
 SGD momentum 0.9, weight decay 5e-4, batch 128, lr 0.01 divided by 10 at epochs 30 and 60
-(the paper divided when validation error stopped improving), 90 epochs; random 227 crops + flips.
+(the paper divided when validation error stopped improving), 90 epochs; random 227 crops + flips
+(here the Inception crop, decoded on the host; input size, mean and std from the model registry).
 
 Run:
+  python -m jcnn data import imagenet2012 --from ILSVRC2012/    # train/<synset>/, val/ (see --help)
   python -m jcnn train alexnet_imagenet2012 --workdir runs/alexnet_imagenet2012
-Smoke: config only (227x227 input; tests skip running it)
+Smoke (227x227, the size the fully connected head needs; built-in photos10 set, generated on first use):
+  python -m jcnn train alexnet_imagenet2012:smoke --workdir /tmp/alexnet
 """
 
 from experiments.configs import common
 
 
 def get_config(arg=None):
-    cfg = common.base()
-    cfg.model.name = "alexnet"
-    cfg.model.num_classes = 1000
-    cfg.data.name = "imagenet2012"
-    cfg.data.eval_split = "validation"
-    cfg.data.augment = "crop(227)|flip_lr"
-    cfg.data.mean, cfg.data.std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-    cfg.data.worker_count = 8
-    cfg.train.steps = 900_000  # 90 epochs of 1.28M at batch 128
-    cfg.train.batch_size = 128
+    cfg = common.imagenet("alexnet", batch_size=128, steps=900_000)  # 90 epochs of 1.28M at batch 128
     cfg.optimizer.name = "sgd"
     cfg.optimizer.lr = 0.01
     cfg.optimizer.momentum = 0.9
     cfg.optimizer.weight_decay = 5e-4
     cfg.schedule.name = "step"
     cfg.schedule.boundaries = (300_000, 600_000)
-    cfg.train.log_every = 100
-    cfg.eval.every = 10_000
-    cfg.eval.batch_size = 250
-    cfg.checkpoint.every = 5000
-    cfg.checkpoint.keep = 3
     if arg == "smoke":
-        # The fully connected head needs 227x227x3 inputs: the smoke setting keeps the
-        # real schema but the test skips running it (too large for CI).
-        common.smoke(cfg, batch_size=2, steps=2)
-        cfg.model.num_classes = 10
-        cfg.data.eval_split = "test"
-        cfg.eval.batch_size = 2
+        # fc6 takes pool5's 6x6x256 features, so the input stays 227 (224 would also give 6x6).
+        common.imagenet_smoke(cfg, image_size=227, batch_size=2, steps=4)
     elif arg:
         raise ValueError(f"alexnet_imagenet2012: unknown setting {arg!r}; use 'smoke' or nothing")
     return common.lock(cfg)

@@ -34,6 +34,12 @@ def base() -> ml_collections.ConfigDict:
     cfg.data.mean = (0.0,)  # normalisation in the step: (x - mean) / std, per channel
     cfg.data.std = (1.0,)
     cfg.data.worker_count = 0
+    # Host-side decode to a fixed size (jcnn.data.transforms), for variable-size images (ImageNet).
+    cfg.data.image_size = 0  # 0 = images as stored; else train: Inception crop + flip, eval: centre crop
+    cfg.data.crop_scale = (0.08, 1.0)  # train crop's area fraction (Szegedy et al. 2015, section 6)
+    cfg.data.crop_ratio = (3 / 4, 4 / 3)  # train crop's aspect range
+    cfg.data.flip = True  # train: random left-right flip on the host (only with image_size)
+    cfg.data.eval_crop_fraction = 0.875  # eval: shorter side to image_size / 0.875 (256 for 224), centre crop
 
     cfg.train = ml_collections.ConfigDict()
     cfg.train.steps = 1000
@@ -100,4 +106,54 @@ def smoke(cfg: ml_collections.ConfigDict, *, batch_size=8, steps=6) -> ml_collec
     cfg.checkpoint.keep = 2
     cfg.schedule.warmup_steps = min(cfg.schedule.warmup_steps, 1)
     cfg.schedule.boundaries = tuple(b for b in cfg.schedule.boundaries if b < steps) or (0,)
+    return cfg
+
+
+def imagenet(model: str, *, batch_size: int, steps: int) -> ml_collections.ConfigDict:
+    """The shared base of the ImageNet-2012 configs (unlocked): data side from the model's registry entry.
+
+    Input size, mean and std come from ``jcnn.models.info(model)``; images are decoded on the
+    host in grain worker processes (Inception crop + flip to train, centre crop at 0.875 to
+    evaluate) and leave them as uint8; the step normalises them.
+    """
+    from jcnn import models
+
+    info = models.info(model)
+    cfg = base()
+    cfg.model.name = model
+    cfg.model.num_classes = 1000
+    cfg.data.name = "imagenet2012"
+    cfg.data.eval_split = "validation"
+    cfg.data.image_size = int(info.input_shape[0])
+    cfg.data.mean, cfg.data.std = tuple(info.mean), tuple(info.std)
+    cfg.data.worker_count = 8  # decode needs ~1 core per 300-600 img/s (experiments/benchmarks/results/input_*)
+    cfg.train.steps = steps
+    cfg.train.batch_size = batch_size
+    cfg.train.log_every = 100
+    cfg.eval.every = 10_000
+    cfg.eval.batch_size = 250
+    cfg.checkpoint.every = 5000
+    cfg.checkpoint.keep = 3
+    return cfg
+
+
+SMOKE_PHOTOS = "photos10"  # built in: generated from scikit-image's photographs into the data dir on first use
+
+
+def imagenet_smoke(cfg: ml_collections.ConfigDict, *, image_size: int, batch_size=4, steps=4):
+    """Shrink an ImageNet config in place to the CI size on the generated ``photos10`` folder.
+
+    The same pipeline (records, host decode, crops) at a small size, 10 classes, with the
+    two-stage eval of the real run (``validation`` split every ``steps // 2`` and at the end).
+    """
+    full_batch = cfg.train.batch_size
+    smoke(cfg, batch_size=batch_size, steps=steps)
+    # Linear scaling (Goyal et al. 2017, section 2.1): the recipe's lr is for its batch; at batch 2 the
+    # full lr makes BatchNorm nets diverge in a few steps (test loss ~1e19 at ResNet-50's 0.1).
+    cfg.optimizer.lr = cfg.optimizer.lr * batch_size / full_batch
+    cfg.data.name = SMOKE_PHOTOS
+    cfg.data.eval_split = "validation"
+    cfg.data.image_size = image_size
+    cfg.data.worker_count = 0
+    cfg.model.num_classes = 10
     return cfg

@@ -2,14 +2,17 @@
 
 SGD with momentum 0.9, weight decay 1e-4, batch 128, lr 0.1 divided by 10 at
 32k and 48k iterations, 64k iterations in all; augmentation: 4-pixel padding,
-random 32x32 crop, horizontal flip; per-channel mean/std normalisation.
+random 32x32 crop, horizontal flip (in the step); per-channel mean/std from the
+model registry (CIFAR-10's statistics).
 
 Run:
+  python -m jcnn data import cifar10 --from cifar-10-python.tar.gz   # the official python archive
   python -m jcnn train resnet20_cifar10 --workdir runs/resnet20
 Smoke (synthetic 28x28x1 data, in_channels=1): python -m jcnn train resnet20_cifar10:smoke --workdir /tmp/r20
 """
 
 from experiments.configs import common
+from jcnn import models
 
 
 def get_config(arg=None):
@@ -17,7 +20,7 @@ def get_config(arg=None):
     cfg.model.name = "resnet20"
     cfg.data.name = "cifar10"
     cfg.data.augment = "flip_lr|crop(32, pad=4)"  # jcnn.data.augment spec: 4-pad random crop + flip
-    cfg.data.mean, cfg.data.std = (0.4914, 0.4822, 0.4465), (0.247, 0.2435, 0.2616)
+    cfg.data.mean, cfg.data.std = models.info("resnet20").mean, models.info("resnet20").std
     cfg.train.steps = 64_000
     cfg.train.batch_size = 128
     cfg.train.log_every = 200

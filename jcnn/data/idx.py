@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 
 import numpy as np
 
@@ -57,7 +58,7 @@ def read_idx(path: str, *, magic: int) -> np.ndarray:
     try:
         with opener(path, "rb") as f:
             data = f.read()
-    except (OSError, EOFError) as e:  # a truncated gzip stream
+    except (OSError, EOFError, zlib.error) as e:  # a truncated or corrupt gzip stream (bad CRC, bad data)
         raise ValueError(f"read_idx: {path!r} is not a readable IDX file ({e})") from e
     if len(data) < 4:
         raise ValueError(f"read_idx: {path!r} is too short ({len(data)} bytes) to hold an IDX header")

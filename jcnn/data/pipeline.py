@@ -14,13 +14,14 @@ grain's element-wise path is paid once per batch. The iterator is grain's own:
 
 from __future__ import annotations
 
+import os
 import sys
 
 import grain
 import numpy as np
 
 from jcnn.data import augment as augment_lib
-from jcnn.data import sources
+from jcnn.data import sources, transforms
 
 
 def _check_int(value, arg: str, *, minimum: int) -> int:
@@ -89,15 +90,28 @@ class StepTable:
 
 
 class LoadBatch:
-    """grain map: ``{"step", "index"}`` -> adds ``"image"`` (b, H, W, C) float32 in [0, 1] and ``"label"`` (b,) int32."""
+    """grain map: ``{"step", "index"}`` -> adds ``"image"`` (b, H, W, C) uint8 and ``"label"`` (b,) int32.
 
-    def __init__(self, source):
-        self.source = source
+    Without a transform the source's stored pixels are gathered; with one, each example is
+    decoded and transformed (``jcnn.data.transforms``) with randomness from
+    (seed, epoch, index), epoch = step // steps_per_epoch. NumPy and Pillow only: it runs
+    in grain's reader threads or worker processes.
+    """
+
+    def __init__(self, source, *, transform=None, channels: int = 3, seed: int = 0, steps_per_epoch: int = 1):
+        self.source, self.transform, self.channels = source, transform, channels
+        self.seed, self.steps_per_epoch = seed, steps_per_epoch
 
     def __call__(self, element: dict) -> dict:
-        images, labels = self.source.get_batch(element["index"])
-        return {"image": images.astype(np.float32) * np.float32(1 / 255), "label": labels,
-                "index": element["index"], "step": element["step"]}
+        indices = element["index"]
+        if self.transform is None:
+            images, labels = self.source.get_batch(indices)
+        else:
+            epoch = int(element["step"]) // self.steps_per_epoch
+            items, labels = self.source.get_items(indices)
+            images = np.stack([self.transform(item, channels=self.channels, seed=self.seed, epoch=epoch,
+                                              index=int(i)) for item, i in zip(items, indices)])
+        return {"image": images, "label": labels, "index": indices, "step": element["step"]}
 
 
 class Finish:
@@ -111,8 +125,9 @@ class Finish:
         if self.augment_batch is not None:
             import jax
 
+            images = element["image"].astype(np.float32) * np.float32(1 / 255)  # augmentation works in [0, 1]
             with jax.default_device(jax.devices("cpu")[0]):
-                element["image"] = np.asarray(self.augment_batch(step, element["image"], element["index"]))
+                element["image"] = np.asarray(self.augment_batch(step, images, element["index"]))
         return element
 
 
@@ -126,24 +141,36 @@ def _absl_flags_parsed():
 
 
 class Pipeline:
-    """An iterable of batches ``{"image": (N, H, W, C) float32, "label": (N,) int32, "index": (N,) int64}``.
+    """An iterable of batches ``{"image": (N, H, W, C) uint8, "label": (N,) int32, "index": (N,) int64}``.
 
     ``iter(pipeline)`` is a grain ``DatasetIterator`` with ``get_state()`` / ``set_state()``.
 
     Attributes:
       info: the data set's ``DatasetInfo``. source: the random-access source.
+      image_shape: (H, W, C) of every batch's images (after the transform, if any).
       steps_per_epoch: batches per epoch on this shard. num_examples: examples per epoch on this shard.
       augment_batch: jitted ``f(step, images, indices) -> images`` for the ``augment`` spec, or None;
         the training loop may call it on device itself (with ``augment=None`` here).
       dataset: the underlying grain ``IterDataset``.
     """
 
-    def __init__(self, source, info, table: StepTable, *, augment_spec, augment_seed: int, worker_count: int):
-        self.source, self.info, self.table = source, info, table
+    def __init__(self, source, info, table: StepTable, *, augment_spec, augment_seed: int, worker_count: int,
+                 transform=None):
+        self.source, self.info, self.table, self.transform = source, info, table, transform
+        channels = int(info.image_shape[-1])
+        self.image_shape = (tuple(info.image_shape) if transform is None
+                            else (transform.size, transform.size, channels))
         self.steps_per_epoch, self.num_examples = table.steps_per_epoch, table.shard_size
         self.augment_batch = (augment_lib.batch_augmenter(augment_spec, augment_seed)
                               if augment_spec else None)
-        ds = grain.MapDataset.source(table).map(LoadBatch(source)).to_iter_dataset()
+        load = LoadBatch(source, transform=transform, channels=channels, seed=augment_seed,
+                         steps_per_epoch=table.steps_per_epoch)
+        # Bounded read-ahead: grain's default (500 batches) would hold gigabytes of 224x224 images.
+        # In worker processes each worker reads one batch at a time and the processes give the
+        # parallelism; in-process, threads do (Pillow releases the GIL while decoding and resizing).
+        threads = 1 if worker_count > 0 else min(16, os.cpu_count() or 1)
+        read = grain.ReadOptions(num_threads=threads, prefetch_buffer_size=2 * threads)
+        ds = grain.MapDataset.source(table).map(load).to_iter_dataset(read)
         if worker_count > 0:
             _absl_flags_parsed()
             ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=worker_count))
@@ -159,21 +186,23 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return (f"Pipeline({self.info.name!r}, n={self.num_examples}, batch_size={self.table.batch_size}, "
-                f"steps_per_epoch={self.steps_per_epoch}, epochs={self.table.num_epochs})")
+                f"image_shape={self.image_shape}, steps_per_epoch={self.steps_per_epoch}, "
+                f"epochs={self.table.num_epochs})")
 
 
 def pipeline(name: str, split: str, *, batch_size: int, seed: int, augment=None, shard=None,
              num_epochs: int | None = None, shuffle: bool = True, drop_remainder: bool = True,
-             data_dir=None, worker_count: int = 0) -> Pipeline:
+             data_dir=None, worker_count: int = 0, transform=None) -> Pipeline:
     """Batches of a data set by name, deterministic in (seed, epoch) and resumable.
 
     Args:
       name: data set name (``jcnn.data.info`` lists the kinds); ``"mnist"`` works offline.
       split: split name, e.g. ``"train"``, ``"test"``.
       batch_size: N, examples per batch.
-      seed: order and augmentation seed.
+      seed: order, transform and augmentation seed.
       augment: None, or a spec for ``jcnn.data.augment.build`` applied on the host CPU, jitted, with
         per-example keys ``fold_in(fold_in(key(seed), step), index)``, step = batch position in the stream.
+        Its batches are float32 in [0, 1] (or as normalised by the spec).
       shard: None or (index, count): this process's disjoint part of every epoch.
       num_epochs: None repeats forever.
       shuffle: new permutation each epoch; else natural order.
@@ -181,12 +210,16 @@ def pipeline(name: str, split: str, *, batch_size: int, seed: int, augment=None,
       data_dir: see ``jcnn.data.source``.
       worker_count: grain worker processes (0 reads in threads of this process); with > 0 the entry point
         needs an ``if __name__ == "__main__":`` guard.
+      transform: None (images as stored; all one size), or a per-example host transform from
+        ``jcnn.data.transforms`` (``RandomResizedCrop(224)`` to train, ``CenterCrop(224)`` to evaluate;
+        ``transforms.for_config(cfg.data, train=...)`` builds them from a config). Needed for data sets
+        of variable image size (ImageNet).
     Returns:
-      A ``Pipeline``: iterable of ``{"image": (N, H, W, C) float32 in [0, 1] (or as normalised by
-      ``augment``), "label": (N,) int32, "index": (N,) int64}``.
+      A ``Pipeline``: iterable of ``{"image": (N, H, W, C) uint8 (float32 with ``augment``),
+      "label": (N,) int32, "index": (N,) int64}``.
     Raises:
       TypeError / ValueError: bad arguments (named with their value), unknown data set or split,
-      batch larger than the (shard of the) split.
+      batch larger than the (shard of the) split, variable-size images without a transform.
     """
     batch_size = _check_int(batch_size, "batch_size", minimum=1)
     seed = _check_int(seed, "seed", minimum=0)
@@ -196,11 +229,18 @@ def pipeline(name: str, split: str, *, batch_size: int, seed: int, augment=None,
     shard = check_shard(shard)
     if augment is not None:
         augment_lib.build(augment)  # fail now, in Python, on a bad spec
+    if transform is not None and not isinstance(transform, (transforms.RandomResizedCrop, transforms.CenterCrop)):
+        raise TypeError(f"pipeline: transform={transform!r} must be None, jcnn.data.transforms.RandomResizedCrop "
+                        f"or jcnn.data.transforms.CenterCrop")
     info = sources.info(name, data_dir)
-    if None in info.image_shape:
-        raise ValueError(f"pipeline: data set {name!r} has variable image sizes {info.image_shape}; batching "
-                         f"needs one size (resize the images and import them with --format folder)")
+    if transform is None and None in info.image_shape:
+        raise ValueError(f"pipeline: data set {name!r} has variable image sizes {info.image_shape}; pass "
+                         f"transform=jcnn.data.transforms.RandomResizedCrop(224) (or CenterCrop) to decode each "
+                         f"image to one size (config: data.image_size)")
     src = sources.source(name, split, data_dir)
+    if transform is not None and not hasattr(src, "get_items"):
+        raise TypeError(f"pipeline: the source of {name!r} ({type(src).__name__}) has no get_items() for "
+                        f"per-example transforms")
     n = len(src)
     if n // shard[1] == 0:
         raise ValueError(f"pipeline: shard={shard} leaves no examples of the {n} in {name!r} split {split!r}")
@@ -210,4 +250,5 @@ def pipeline(name: str, split: str, *, batch_size: int, seed: int, augment=None,
         raise ValueError(f"pipeline: batch_size={batch_size} is larger than the {table.shard_size} examples of "
                          f"{name!r} split {split!r}" + (f" on shard {shard}" if shard[1] > 1 else "")
                          + " (with drop_remainder=True)")
-    return Pipeline(src, info, table, augment_spec=augment, augment_seed=seed, worker_count=worker_count)
+    return Pipeline(src, info, table, augment_spec=augment, augment_seed=seed, worker_count=worker_count,
+                    transform=transform)

@@ -11,8 +11,8 @@ def show(batch, *, ncols: int = 8, labels: bool = True, max_images: int = 64, cl
     """Draws a batch as a grid of images.
 
     Args:
-      batch: a pipeline batch ``{"image": (N, H, W, C), "label": (N,)}`` or an image array (N, H, W, C).
-        Images outside [0, 1] (normalised) are rescaled per image for display.
+      batch: a pipeline batch ``{"image": (N, H, W, C), "label": (N,)}`` or an image array (N, H, W, C):
+        uint8 pixels, or floats in [0, 1]; float images outside [0, 1] (normalised) are rescaled per image.
       ncols: images per row.
       labels: write each label (or ``class_names[label]``) above its image.
       max_images: draw at most this many.
@@ -25,7 +25,8 @@ def show(batch, *, ncols: int = 8, labels: bool = True, max_images: int = 64, cl
 
     if not isinstance(ncols, int) or ncols < 1:
         raise ValueError(f"show: ncols={ncols!r} must be a positive int")
-    images = np.asarray(batch["image"] if isinstance(batch, dict) else batch, np.float32)
+    images = np.asarray(batch["image"] if isinstance(batch, dict) else batch)
+    images = images.astype(np.float32) * np.float32(1 / 255) if images.dtype == np.uint8 else images.astype(np.float32)
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
         raise ValueError(f"show: images shape {images.shape} must be (N, H, W, C) with C = 1 or 3")
     names = np.asarray(batch["label"]) if isinstance(batch, dict) and "label" in batch and labels else None

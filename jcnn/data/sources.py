@@ -9,13 +9,15 @@ first use. Nothing is ever downloaded.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
+import logging
 import os
 
 import numpy as np
 
-from jcnn.data import importers, store, synthetic
+from jcnn.data import importers, photos, records, store, synthetic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +30,8 @@ class DatasetInfo:
       image_shape: (H, W, C); H and W are None for variable-size data sets (imagenet2012).
       splits: split name -> number of examples (None where unknown before preparation).
       class_names: label names, or None.
-      origin: ``"jcnn"`` (imported), ``"tfds"`` (prepared TFDS) or ``"catalogue"`` (known, not yet on disk).
+      origin: ``"jcnn"`` (imported), ``"tfds"`` (prepared TFDS), ``"builtin"`` (generated: ``synthetic``)
+        or ``"catalogue"`` (known, not yet on disk).
     """
 
     name: str
@@ -55,7 +58,12 @@ CATALOGUE = {
     "imagenette": _entry(10, (None, None, 3), train=9469, validation=3925),
     # Built in, generated (jcnn/data/synthetic.py): smoke runs and tests.
     "synthetic": _entry(synthetic.NUM_CLASSES, synthetic.SHAPE, **synthetic.SPLITS),
+    # Built in, generated from scikit-image's photographs on first use (jcnn/data/photos.py): ImageNet smoke runs.
+    photos.NAME: _entry(10, (None, None, 3), **photos.SPLITS),
 }
+
+
+BUILTIN = ("synthetic",)  # generated in memory, never on disk
 
 
 class DatasetNotFoundError(FileNotFoundError, ValueError):
@@ -63,18 +71,43 @@ class DatasetNotFoundError(FileNotFoundError, ValueError):
 
 
 def _import_hint(name: str) -> str:
-    fmt = "" if name in ("mnist", "fashion_mnist", "kmnist") else " --format folder"
-    return f"`python -m jcnn data import {name} --from DIR{fmt}`"
+    if name in ("mnist", "fashion_mnist", "kmnist"):
+        return f"`python -m jcnn data import {name} --from DIR`"
+    if name.startswith("cifar"):
+        return f"`python -m jcnn data import {name} --from {name.replace('cifar', 'cifar-')}-python.tar.gz`"
+    return f"`python -m jcnn data import {name} --from DIR` (DIR/<class>/<image> or DIR/train/<class>/<image>)"
 
 
-def _tfds_builder(name: str, data_dir):
+@contextlib.contextmanager
+def _quiet_absl():
+    """TFDS logs "Variant folder ... has no dataset_info.json" warnings while merely probing for a data set
+    that is not there (jcnn asks TFDS on every first use of a name); silence them during the probe only."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def tfds_builder(name: str, data_dir):
     """The TFDS builder of ``name``, or None when TFDS has no such data set."""
     import tensorflow_datasets as tfds
 
     try:
-        return tfds.builder(name, data_dir=data_dir)
+        with _quiet_absl():
+            return tfds.builder(name, data_dir=data_dir)
     except Exception:  # noqa: BLE001 -- DatasetNotFoundError, or a builder whose code needs TensorFlow
         return None
+
+
+def tfds_prepared(builder) -> bool:
+    """Whether a TFDS builder's data is prepared (TFDS's probe warnings silenced)."""
+    if builder is None:
+        return False
+    with _quiet_absl():
+        return bool(builder.is_prepared())
 
 
 def known_names(data_dir=None) -> list[str]:
@@ -108,8 +141,11 @@ def info(name: str, data_dir=None) -> DatasetInfo:
     if meta is not None:
         names = tuple(meta["class_names"]) if meta.get("class_names") else None
         return DatasetInfo(name, meta["num_classes"], tuple(meta["image_shape"]), dict(meta["splits"]), names, "jcnn")
-    builder = _tfds_builder(name, data_dir)
-    if builder is not None and builder.is_prepared():
+    if name in BUILTIN or name == photos.NAME:
+        entry = CATALOGUE[name]
+        return DatasetInfo(name, entry["num_classes"], entry["image_shape"], dict(entry["splits"]), None, "builtin")
+    builder = tfds_builder(name, data_dir)
+    if tfds_prepared(builder):
         features = builder.info.features
         image, label = features["image"], features["label"]
         names = tuple(label.names) if getattr(label, "names", None) else None
@@ -136,30 +172,59 @@ def _check_split(name: str, split, splits) -> None:
 
 
 class TfdsSource:
-    """Adapter over ``tfds.data_source``: ``{"image": (H, W, C) uint8, "label": int32}`` and ``get_batch``."""
+    """Adapter over ``tfds.data_source``: ``{"image": (H, W, C) uint8, "label": int32}``, ``get_batch``, ``get_items``.
 
-    def __init__(self, tfds_source, name: str, split: str):
-        self.source, self.name, self.split = tfds_source, name, split
+    With ``encoded=True`` (variable-size data sets such as imagenet2012 and imagenette) TFDS skips
+    its own full-size decode and ``get_items`` hands the JPEG bytes to ``jcnn.data.transforms``,
+    which decode at reduced size.
+    """
+
+    def __init__(self, tfds_source, name: str, split: str, *, encoded: bool = False):
+        self.source, self.name, self.split, self.encoded = tfds_source, name, split, encoded
 
     def __len__(self) -> int:
         return len(self.source)
 
+    def _examples(self, indices) -> list:
+        keys = [int(i) for i in indices]
+        try:
+            return list(self.source.__getitems__(keys))
+        except (AttributeError, TypeError):  # no batched read (as under tfds.testing.mock_data)
+            return [self.source[k] for k in keys]
+
     def __getitem__(self, i: int) -> dict:
-        ex = self.source[int(i)]
-        return {"image": np.asarray(ex["image"], np.uint8), "label": np.int32(ex["label"])}
+        (image,), (label,) = self.get_items([i])
+        image = records.open_image(image, 3) if isinstance(image, bytes) else image
+        return {"image": image, "label": np.int32(label)}
+
+    def get_items(self, indices) -> tuple[list, np.ndarray]:
+        """indices (N,) -> (N encoded images (bytes) or (H, W, C) uint8 arrays, labels (N,) int32)."""
+        examples = self._examples(indices)
+        items = [bytes(ex["image"]) if self.encoded else np.asarray(ex["image"], np.uint8) for ex in examples]
+        return items, np.asarray([ex["label"] for ex in examples], np.int32)
 
     def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """indices (N,) -> images (N, H, W, C) uint8, labels (N,) int32."""
-        keys = [int(i) for i in indices]
-        try:
-            examples = self.source.__getitems__(keys)
-        except (AttributeError, TypeError):  # no batched read (as under tfds.testing.mock_data)
-            examples = [self.source[k] for k in keys]
-        images = np.stack([np.asarray(ex["image"], np.uint8) for ex in examples])
-        return images, np.asarray([ex["label"] for ex in examples], np.int32)
+        items, labels = self.get_items(indices)
+        return np.stack([records.open_image(x, 3) if isinstance(x, bytes) else x for x in items]), labels
 
     def __repr__(self) -> str:
-        return f"TfdsSource({self.name!r}, {self.split!r}, n={len(self)})"
+        return f"TfdsSource({self.name!r}, {self.split!r}, n={len(self)}, encoded={self.encoded})"
+
+
+def _tfds_source(tfds, builder, name: str, split: str, data_dir) -> TfdsSource:
+    """A TfdsSource; variable-size images stay encoded when TFDS can skip decoding them."""
+    kwargs = {"split": split, "data_dir": data_dir, "download": False}
+    shape = (tuple(builder.info.features["image"].shape) if tfds_prepared(builder)
+             else tuple(CATALOGUE.get(name, {}).get("image_shape", (None,))))
+    if None in shape:
+        try:
+            encoded = tfds.data_source(name, decoders={"image": tfds.decode.SkipDecoding()}, **kwargs)
+            if len(encoded) and isinstance(encoded[0]["image"], (bytes, np.bytes_)):
+                return TfdsSource(encoded, name, split, encoded=True)
+        except Exception:  # noqa: BLE001 -- e.g. tfds.testing.mock_data, whose encoder needs TensorFlow
+            pass
+    return TfdsSource(tfds.data_source(name, **kwargs), name, split)
 
 
 def source(name: str, split: str, data_dir=None, *, progress: bool = True):
@@ -182,18 +247,26 @@ def source(name: str, split: str, data_dir=None, *, progress: bool = True):
     if name == "synthetic":
         _check_split(name, split, synthetic.SPLITS)
         return synthetic.SyntheticSource(split)
-    if store.read_meta(name, data_dir) is not None:
-        _check_split(name, split, store.read_meta(name, data_dir)["splits"])
+    meta = store.read_meta(name, data_dir)
+    if meta is None and name == photos.NAME:
+        _check_split(name, split, photos.SPLITS)
+        photos.prepare(data_dir, progress=progress)
+        meta = store.read_meta(name, data_dir)
+    if meta is not None:
+        _check_split(name, split, meta["splits"])
+        if meta["format"] == store.RECORDS_FORMAT:
+            return records.RecordSource(name, split, data_dir)
         return store.LocalSource(name, split, data_dir)
-    builder = _tfds_builder(name, data_dir)
+    builder = tfds_builder(name, data_dir)
     if builder is not None:
-        prepared = builder.is_prepared()
+        prepared = tfds_prepared(builder)
         splits = dict(builder.info.splits) if prepared else CATALOGUE.get(name, {}).get("splits")
         _check_split(name, split, splits)
         import tensorflow_datasets as tfds
 
         try:  # download=False: never fetch; under tfds.testing.mock_data this returns mock examples
-            return TfdsSource(tfds.data_source(name, split=split, data_dir=data_dir, download=False), name, split)
+            with _quiet_absl():
+                return _tfds_source(tfds, builder, name, split, data_dir)
         except Exception as e:  # noqa: BLE001 -- TFDS raises several types for "not prepared"
             if prepared:
                 raise

@@ -1,19 +1,27 @@
-"""jcnn's own on-disk layout for imported data sets, and its random-access source.
+"""jcnn's own on-disk layout for imported data sets: names, metadata, atomic writes, array sources.
 
-Layout (one folder per data set, no TensorFlow needed to write or read it)::
+Two formats share one folder layout (``<data_dir>/<name>/meta.json`` plus data files):
 
-    <data_dir>/<name>/meta.json              name, num_classes, image_shape, splits, class_names
-    <data_dir>/<name>/<split>.images.npy     (N, H, W, C) uint8, read with np.load(mmap_mode="r")
-    <data_dir>/<name>/<split>.labels.npy     (N,) int32
+``jcnn-npy-1`` -- fixed-size pixels (MNIST, CIFAR)::
+
+    <split>.images.npy     (N, H, W, C) uint8, read with np.load(mmap_mode="r")
+    <split>.labels.npy     (N,) int32
 
 Plain ``.npy`` files memory-map in microseconds and let a whole batch be gathered
-with one fancy index, which is what the pipeline does. A data set is written
-into a temporary folder next to its final place and renamed into place only when
-complete, so a failed import never leaves a half-written data set behind.
+with one fancy index; for 32x32 pixels that beats storing encoded PNGs.
+
+``jcnn-records-1`` -- encoded images of any size (image folders, ImageNet),
+written by ``jcnn.data.records``: ``<split>-NNNNN.array_record`` files.
+
+A data set is written into a hidden staging folder ``.<name>.tmp-<pid>-*`` next
+to its final place and renamed into place only when complete, so a failed or
+killed import never leaves a half-written data set under the name, and an
+earlier data set of that name stays intact until the new one is complete.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -23,6 +31,8 @@ from collections.abc import Callable
 import numpy as np
 
 FORMAT = "jcnn-npy-1"
+RECORDS_FORMAT = "jcnn-records-1"
+FORMATS = (FORMAT, RECORDS_FORMAT)
 META = "meta.json"
 
 
@@ -32,8 +42,30 @@ def default_data_dir() -> str:
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> str:
-    """``data_dir`` as a string, or the default when it is None."""
-    return default_data_dir() if data_dir is None else os.fspath(data_dir)
+    """``data_dir`` as a string, or the default when it is None.
+
+    Raises:
+      ValueError: the folder exists as a file (``$JCNN_DATA_DIR`` or ``data_dir`` pointing at a file).
+    """
+    root = default_data_dir() if data_dir is None else os.fspath(data_dir)
+    if os.path.exists(root) and not os.path.isdir(root):
+        what = "$JCNN_DATA_DIR" if data_dir is None and os.environ.get("JCNN_DATA_DIR") else "data_dir"
+        raise ValueError(f"data dir: {what}={root!r} is a file, not a folder; point it at a folder "
+                         f"(it is created when missing)")
+    return root
+
+
+def check_name(name, fn: str = "import") -> str:
+    """A data set name is a folder name: letters, digits, ``_``, ``-``, ``.`` (not leading).
+
+    Raises:
+      TypeError: not a str. ValueError: anything else (names the function and the value).
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"{fn}: name={name!r} must be a str")
+    if not name or not all(c.isascii() and (c.isalnum() or c in "_-.") for c in name) or name.startswith("."):
+        raise ValueError(f"{fn}: name={name!r} must be ASCII letters, digits, '_', '-' or '.' (not leading)")
+    return name
 
 
 def read_meta(name: str, data_dir: str | os.PathLike | None = None) -> dict | None:
@@ -43,8 +75,8 @@ def read_meta(name: str, data_dir: str | os.PathLike | None = None) -> dict | No
         return None
     with open(path) as f:
         meta = json.load(f)
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"read_meta: {path!r} has format {meta.get('format')!r}, expected {FORMAT!r}; "
+    if meta.get("format") not in FORMATS:
+        raise ValueError(f"read_meta: {path!r} has format {meta.get('format')!r}, expected one of {FORMATS}; "
                          f"re-import the data set with `python -m jcnn data import {name} --from DIR --force`")
     return meta
 
@@ -61,11 +93,75 @@ def list_imported(data_dir: str | os.PathLike | None = None) -> dict[str, dict]:
     return found
 
 
+def check_free(name: str, data_dir, overwrite: bool, fn: str = "import") -> None:
+    """Fails before any reading when ``name`` is invalid, or already imported and ``overwrite`` is False."""
+    check_name(name, fn)
+    if not overwrite and os.path.exists(os.path.join(resolve_data_dir(data_dir), name)):
+        raise ValueError(f"{fn}: data set name={name!r} is already imported in {resolve_data_dir(data_dir)!r}; "
+                         f"pass overwrite=True (CLI: --force) to replace it")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale_staging(root: str, name: str) -> None:
+    """Removes staging folders of ``name`` left by killed imports (their pid is gone)."""
+    prefix = f".{name}.tmp-"
+    for entry in os.listdir(root):
+        if entry.startswith(prefix):
+            pid = entry[len(prefix):].split("-", 1)[0]
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staging(name: str, data_dir=None, *, overwrite: bool = False):
+    """Yields an empty hidden folder; on normal exit it becomes ``<data_dir>/<name>`` in one rename.
+
+    On an exception the folder is removed and an earlier data set of that name is untouched;
+    on a kill it stays hidden (dot-name, skipped by every lookup) and the next import removes it.
+    """
+    check_name(name, "import")
+    root = resolve_data_dir(data_dir)
+    final = os.path.join(root, name)
+    if os.path.exists(final) and not overwrite:
+        raise ValueError(f"import: data set {name!r} already exists at {final!r}; pass overwrite=True "
+                         f"(CLI: --force) to replace it")
+    os.makedirs(root, exist_ok=True)
+    _remove_stale_staging(root, name)
+    tmp = tempfile.mkdtemp(prefix=f".{name}.tmp-{os.getpid()}-", dir=root)
+    try:
+        os.chmod(tmp, 0o755)  # mkdtemp makes it owner-only; the data set is meant to be shared
+        yield tmp
+        if os.path.exists(final):  # overwrite: move the old copy aside first, delete it after the swap
+            old = tempfile.mkdtemp(prefix=f".{name}.old-", dir=root)
+            os.rename(final, os.path.join(old, name))
+            os.rename(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_meta(folder: str, meta: dict) -> None:
+    with open(os.path.join(folder, META), "w") as f:
+        json.dump(meta, f, indent=2)
+
+
 def write_dataset(name: str, splits: dict[str, tuple[np.ndarray, np.ndarray]], *, num_classes: int,
                   data_dir: str | os.PathLike | None = None, class_names: list[str] | None = None,
                   source: str = "", overwrite: bool = False,
                   progress: Callable[[str], None] | None = None) -> str:
-    """Writes a data set in jcnn's layout, atomically.
+    """Writes a fixed-size data set in the ``jcnn-npy-1`` layout, atomically.
 
     Args:
       name: data set name (a folder name: letters, digits, ``_``, ``-``, ``.``).
@@ -81,13 +177,7 @@ def write_dataset(name: str, splits: dict[str, tuple[np.ndarray, np.ndarray]], *
     Raises:
       ValueError: bad name, shapes, dtypes or labels; or the data set exists and ``overwrite`` is False.
     """
-    if not name or not all(c.isalnum() or c in "_-." for c in name) or name.startswith("."):
-        raise ValueError(f"write_dataset: name={name!r} must be letters, digits, '_', '-' or '.' (not leading)")
-    root = resolve_data_dir(data_dir)
-    final = os.path.join(root, name)
-    if os.path.exists(final) and not overwrite:
-        raise ValueError(f"write_dataset: data set {name!r} already exists at {final!r}; pass overwrite=True "
-                         f"(CLI: --force) to replace it")
+    check_name(name, "write_dataset")
     if not splits:
         raise ValueError(f"write_dataset: splits={splits!r} must hold at least one split")
     shapes = set()
@@ -103,36 +193,22 @@ def write_dataset(name: str, splits: dict[str, tuple[np.ndarray, np.ndarray]], *
         shapes.add(images.shape[1:])
     if len(shapes) != 1:
         raise ValueError(f"write_dataset: all splits must share one image shape, got {sorted(shapes)}")
-    os.makedirs(root, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=root)
-    try:
-        os.chmod(tmp, 0o755)  # mkdtemp makes it owner-only; the data set is meant to be shared
+    with staging(name, data_dir, overwrite=overwrite) as tmp:
         for split, (images, labels) in splits.items():
             if progress is not None:
                 progress(split)
             np.save(os.path.join(tmp, f"{split}.images.npy"), images)
             np.save(os.path.join(tmp, f"{split}.labels.npy"), labels.astype(np.int32))
-        meta = {"format": FORMAT, "name": name, "num_classes": int(num_classes),
-                "image_shape": [int(s) for s in shapes.pop()],
-                "splits": {split: int(len(labels)) for split, (_, labels) in splits.items()},
-                "class_names": list(class_names) if class_names is not None else None, "source": source}
-        with open(os.path.join(tmp, META), "w") as f:
-            json.dump(meta, f, indent=2)
-        if os.path.exists(final):  # overwrite: move the old copy aside first, delete it after the swap
-            old = tempfile.mkdtemp(prefix=f".{name}.old-", dir=root)
-            os.rename(final, os.path.join(old, name))
-            os.rename(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
+        write_meta(tmp, {"format": FORMAT, "name": name, "num_classes": int(num_classes),
+                         "image_shape": [int(s) for s in shapes.pop()],
+                         "splits": {split: int(len(labels)) for split, (_, labels) in splits.items()},
+                         "class_names": list(class_names) if class_names is not None else None,
+                         "source": source})
+    return os.path.join(resolve_data_dir(data_dir), name)
 
 
 class LocalSource:
-    """Random access to one split of a data set in jcnn's layout.
+    """Random access to one split of a ``jcnn-npy-1`` data set.
 
     ``source[i]`` is ``{"image": (H, W, C) uint8, "label": int32 scalar}``;
     ``source.get_batch(indices)`` gathers many at once. Picklable (it reopens its
@@ -184,6 +260,11 @@ class LocalSource:
         images = np.empty((len(indices), *all_images.shape[1:]), np.uint8)
         images[order] = all_images[indices[order]]
         return images, np.asarray(all_labels[indices], np.int32)
+
+    def get_items(self, indices: np.ndarray) -> tuple[list, np.ndarray]:
+        """indices (N,) -> (N arrays (H, W, C) uint8, labels (N,) int32), for per-example transforms."""
+        images, labels = self.get_batch(indices)
+        return list(images), labels
 
     def __repr__(self) -> str:
         return f"LocalSource({self.name!r}, {self.split!r}, n={len(self)}, data_dir={self.data_dir!r})"

@@ -103,9 +103,11 @@ def _data_dir(cfg):
 
 
 def train_iterator(cfg, per_process_batch):
+    # data engineer (issue 14): host-side decode/crop of variable-size images, from cfg.data.image_size etc.
     ds = _data().pipeline(cfg.data.name, cfg.data.train_split, batch_size=per_process_batch, seed=cfg.seed,
                           shard=_shard(), num_epochs=None, shuffle=True, drop_remainder=True,
-                          data_dir=_data_dir(cfg), worker_count=cfg.data.worker_count)
+                          data_dir=_data_dir(cfg), worker_count=cfg.data.worker_count,
+                          transform=_data().transforms.for_config(cfg.data, train=True))
     return iter(ds)
 
 
@@ -113,7 +115,8 @@ def eval_batches(cfg, per_process_batch):
     """Evaluation batches with a ``mask``; the last one padded to full size."""
     ds = _data().pipeline(cfg.data.name, cfg.data.eval_split, batch_size=per_process_batch, seed=cfg.seed,
                           shard=_shard(), num_epochs=1, shuffle=False, drop_remainder=False,
-                          data_dir=_data_dir(cfg), worker_count=0)
+                          data_dir=_data_dir(cfg), worker_count=0,
+                          transform=_data().transforms.for_config(cfg.data, train=False))  # data engineer (issue 14)
     for i, b in enumerate(ds):
         if cfg.eval.max_batches and i >= cfg.eval.max_batches:
             break

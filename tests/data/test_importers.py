@@ -1,11 +1,10 @@
-"""jcnn.data.importers: IDX and image-folder imports, atomic on failure."""
+"""jcnn.data.importers: IDX imports, atomic on failure, clean errors."""
 
 import gzip
 import os
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from jcnn.data import importers, sources, store
 from tests.data.conftest import idx_bytes, write_idx_dir
@@ -36,46 +35,17 @@ def test_missing_from_dir(tmp_path):
         importers.import_idx("x", str(tmp_path / "nope"), data_dir=str(tmp_path))
 
 
-def _write_png(path, array):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    Image.fromarray(array).save(path)
+def test_corrupt_gzip_is_a_value_error_naming_the_file(tmp_path):
+    """Regression: a damaged deflate stream raised zlib.error (a traceback from the CLI)."""
+    write_idx_dir(tmp_path / "raw")
+    path = tmp_path / "raw" / "train-images-idx3-ubyte.gz"
+    raw = bytearray(path.read_bytes())
+    raw[20:40] = b"\xff" * 20  # inside the compressed data: zlib reports an invalid block
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="train-images-idx3-ubyte.gz.*not a readable IDX file"):
+        importers.import_idx("broken", str(tmp_path / "raw"), data_dir=str(tmp_path / "d"), progress=False)
 
 
-def test_import_folder_rgb_with_splits(tmp_path):
-    rng = np.random.default_rng(0)
-    expected = {}
-    for split in ("train", "test"):
-        for cls in ("cat", "dog"):
-            for i in range(3):
-                array = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
-                _write_png(str(tmp_path / "raw" / split / cls / f"{i}.png"), array)
-                expected[(split, cls, i)] = array
-    importers.import_folder("pets", str(tmp_path / "raw"), data_dir=str(tmp_path / "d"), progress=False)
-    meta = store.read_meta("pets", str(tmp_path / "d"))
-    assert meta["splits"] == {"test": 6, "train": 6} and meta["class_names"] == ["cat", "dog"]
-    src = sources.source("pets", "train", str(tmp_path / "d"))
-    np.testing.assert_array_equal(src[4]["image"], expected[("train", "dog", 1)])  # sorted: cat 0-2, dog 3-5
-    assert src[4]["label"] == 1
-
-
-def test_import_folder_gray_single_split(tmp_path):
-    for cls in ("a", "b", "c"):
-        _write_png(str(tmp_path / "raw" / cls / "x.png"), np.full((4, 4), ord(cls), np.uint8))
-    importers.import_folder("letters", str(tmp_path / "raw"), data_dir=str(tmp_path / "d"), progress=False)
-    src = sources.source("letters", "train", str(tmp_path / "d"))
-    assert src[2]["image"].shape == (4, 4, 1) and src[2]["image"][0, 0, 0] == ord("c")
-    assert sources.info("letters", str(tmp_path / "d")).num_classes == 3
-
-
-def test_import_folder_mixed_sizes(tmp_path):
-    _write_png(str(tmp_path / "raw" / "a" / "1.png"), np.zeros((4, 4), np.uint8))
-    _write_png(str(tmp_path / "raw" / "b" / "2.png"), np.zeros((5, 4), np.uint8))
-    with pytest.raises(ValueError, match="has shape"):
-        importers.import_folder("m", str(tmp_path / "raw"), data_dir=str(tmp_path / "d"), progress=False)
-    assert not os.path.exists(tmp_path / "d" / "m")
-
-
-def test_import_folder_no_classes(tmp_path):
-    (tmp_path / "raw").mkdir()
-    with pytest.raises(ValueError, match="no class subfolders"):
-        importers.import_folder("m", str(tmp_path / "raw"), data_dir=str(tmp_path / "d"))
+def test_invalid_name_refused_before_reading(tmp_path):
+    with pytest.raises(ValueError, match=r"import_idx: name='a/b' must be ASCII letters"):
+        importers.import_idx("a/b", str(tmp_path / "does-not-exist"), data_dir=str(tmp_path / "d"))

@@ -7,6 +7,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 import jcnn.data as data
+from jcnn.data import photos, transforms
 
 
 def take(iterator, k):
@@ -23,9 +24,9 @@ def test_batch_contents(tiny):
     batches = list(p)
     images, labels = tiny["data"]["train"]
     b = batches[0]
-    assert b["image"].shape == (8, 8, 6, 1) and b["image"].dtype == np.float32
+    assert b["image"].shape == (8, 8, 6, 1) and b["image"].dtype == np.uint8  # uint8 leaves the workers
     assert b["label"].dtype == np.int32 and b["index"].dtype == np.int64 and set(b) == {"image", "label", "index"}
-    np.testing.assert_allclose(b["image"][..., 0], images[b["index"]] / 255.0, rtol=1e-6)
+    np.testing.assert_array_equal(b["image"][..., 0], images[b["index"]])
     np.testing.assert_array_equal(b["label"], labels[b["index"]])
     seen = np.concatenate([b["index"] for b in batches])
     assert len(set(seen)) == 56  # one epoch, no repeats, 4 dropped
@@ -83,7 +84,7 @@ def test_augment_applied_and_keyed_by_step_and_index(tiny):
     f = data.augment.batch_augmenter(spec, seed=0)
     for step in range(2):
         np.testing.assert_array_equal(aug[step]["index"], plain[step]["index"])
-        ref = np.asarray(f(step, plain[step]["image"], plain[step]["index"]))
+        ref = np.asarray(f(step, plain[step]["image"] / np.float32(255), plain[step]["index"]))
         np.testing.assert_allclose(aug[step]["image"], ref, atol=1e-6)
         assert not np.allclose(aug[step]["image"], plain[step]["image"])
 
@@ -93,7 +94,7 @@ def test_tfds_mock_pipeline(tmp_path):
         p = data.pipeline("cifar10", "train", batch_size=8, seed=0, data_dir=str(tmp_path), num_epochs=1)
         batches = list(p)
     assert len(batches) == 3 and batches[0]["image"].shape == (8, 32, 32, 3)
-    assert 0 <= batches[0]["image"].min() and batches[0]["image"].max() <= 1
+    assert batches[0]["image"].dtype == np.uint8 and batches[0]["image"].max() > 1
 
 
 def test_mnist_first_use(mnist_dir):
@@ -156,3 +157,63 @@ def test_worker_processes_need_no_absl_set_up_in_a_fresh_process():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split()[-2:] == ["ok", "4"]
+
+
+@pytest.fixture(scope="module")
+def photo_set(tmp_path_factory):
+    """A small ImageNet-like set (variable sizes, JPEG/PNG/grey/CMYK), imported once."""
+    root = tmp_path_factory.mktemp("photos")
+    photos.make_folder(str(root / "raw"), num_classes=3, per_class={"train": 8, "val": 3}, size_range=(60, 140))
+    data.import_folder("photos", str(root / "raw"), data_dir=str(root / "d"), progress=False)
+    return str(root / "d")
+
+
+def test_variable_size_needs_a_transform(photo_set):
+    with pytest.raises(ValueError, match=r"'photos' has variable image sizes \(None, None, 3\); pass transform="):
+        data.pipeline("photos", "train", batch_size=4, seed=0, data_dir=photo_set)
+    with pytest.raises(TypeError, match=r"transform='crop' must be None"):
+        data.pipeline("photos", "train", batch_size=4, seed=0, data_dir=photo_set, transform="crop")
+
+
+def test_transform_batches_are_a_function_of_seed_epoch_index(photo_set):
+    t = transforms.RandomResizedCrop(40)
+    p = data.pipeline("photos", "train", batch_size=6, seed=3, data_dir=photo_set, transform=t, num_epochs=2)
+    assert p.image_shape == (40, 40, 3) and p.steps_per_epoch == 4
+    batches = list(p)
+    src = data.source("photos", "train", photo_set)
+    for step in (0, 5):
+        b = batches[step]
+        assert b["image"].shape == (6, 40, 40, 3) and b["image"].dtype == np.uint8
+        items, labels = src.get_items(b["index"])
+        for k, i in enumerate(b["index"]):  # the documented oracle: the transform of (seed, epoch, index)
+            np.testing.assert_array_equal(b["image"][k], t(items[k], channels=3, seed=3, epoch=step // 4, index=i))
+        np.testing.assert_array_equal(b["label"], labels)
+    ev = list(data.pipeline("photos", "validation", batch_size=4, seed=0, data_dir=photo_set, num_epochs=1,
+                            shuffle=False, drop_remainder=False, transform=transforms.CenterCrop(40)))
+    assert [len(b["index"]) for b in ev] == [4, 4, 1] and ev[0]["image"].shape == (4, 40, 40, 3)
+
+
+def test_transform_resume_mid_epoch(photo_set):
+    kw = dict(batch_size=4, seed=1, data_dir=photo_set, transform=transforms.RandomResizedCrop(32))
+    it = iter(data.pipeline("photos", "train", **kw))
+    take(it, 7)  # mid-epoch 1 (6 steps per epoch)
+    state = it.get_state()
+    expected = take(it, 3)
+    fresh = iter(data.pipeline("photos", "train", **kw))
+    fresh.set_state(state)
+    assert same(take(fresh, 3), expected)
+
+
+@pytest.mark.slow
+def test_transform_worker_processes_match_threads(photo_set):
+    kw = dict(batch_size=4, seed=2, data_dir=photo_set, transform=transforms.RandomResizedCrop(48))
+    expected = take(iter(data.pipeline("photos", "train", **kw)), 8)
+    it = iter(data.pipeline("photos", "train", worker_count=2, **kw))
+    got = take(it, 5)
+    state = it.get_state()
+    resumed = iter(data.pipeline("photos", "train", worker_count=2, **kw))
+    resumed.set_state(state)
+    got += take(resumed, 3)
+    result = same(got, expected)
+    del it, resumed, got
+    assert result

@@ -39,7 +39,7 @@ def test_unknown_name_lists_known():
 
 
 def test_unprepared_names_paths_and_command(tmp_path):
-    with pytest.raises(data.DatasetNotFoundError, match=r"cifar10.*meta\.json.*jcnn data import cifar10 --from DIR"):
+    with pytest.raises(data.DatasetNotFoundError, match=r"cifar10.*meta\.json.*jcnn data import cifar10 --from cifar-10-python.tar.gz"):
         data.source("cifar10", "train", str(tmp_path))
 
 
@@ -59,3 +59,25 @@ def test_bad_split_tfds_catalogue(tmp_path):
 def test_types(name, split):
     with pytest.raises(TypeError, match="must be a str"):
         data.source(name, split)
+
+
+def test_first_use_prints_no_tfds_variant_warnings(tmp_path, caplog):
+    """Regression: three absl "Variant folder ... has no dataset_info.json" warnings on a first run."""
+    import logging
+
+    caplog.set_level(logging.INFO)
+    data.source("mnist", "test", str(tmp_path), progress=False)
+    data.info("mnist", str(tmp_path))
+    data.info("cifar10", str(tmp_path))
+    assert not [r for r in caplog.records if "dataset_info.json" in r.getMessage()]
+
+
+def test_synthetic_is_builtin():
+    assert data.info("synthetic").origin == "builtin"
+
+
+def test_data_dir_that_is_a_file(tmp_path, monkeypatch):
+    (tmp_path / "f").write_text("x")
+    monkeypatch.setenv("JCNN_DATA_DIR", str(tmp_path / "f"))
+    with pytest.raises(ValueError, match=r"\$JCNN_DATA_DIR='.*/f' is a file, not a folder"):
+        data.source("mnist", "train")
