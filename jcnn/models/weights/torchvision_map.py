@@ -148,6 +148,12 @@ def _family(name):
 def layer_map(model, name: str, *, fn: str = "layer_map") -> list[Layer]:
     """The :class:`Layer` pairs of ``model`` (a ``jcnn.models.create(name)``), every module covered."""
     check_supported(name, fn)
+    if _family(name) == "resnet":
+        for stage in model.stages():
+            for blk in stage:  # same shapes, other maths: the paper's v1 strides on the first 1x1 conv
+                if hasattr(blk, "conv3") and blk.conv1.conv.stride not in (1, (1, 1)):
+                    raise ValueError(f"{fn}: {name} was built with stride_on='1x1' (He et al.'s v1); torchvision's "
+                                     f"weights are for stride_on='3x3' (v1.5)")
     mods = _modules(model)
     layers = {"resnet": _resnet, "vgg": _vgg, "mobilenet_v2": _mobilenet_v2}[_family(name)](mods)
     uncovered = sorted(set(mods) - {la.jcnn for la in layers})
