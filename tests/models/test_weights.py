@@ -29,6 +29,12 @@ def state_dict(model_id):
     return sd
 
 
+def zeros_state_dict(model_id, **shapes):
+    """Zeros (no memory touched) by the fixture's keys, some ``shapes`` replaced: for tests where values do not matter."""
+    return {k: np.zeros(shapes.get(k, shape), np.int64 if k.endswith("num_batches_tracked") else np.float32)
+            for k, shape in KEYS[model_id]["keys"]}
+
+
 def rel_diff(a, b):
     return float(np.abs(np.asarray(a) - b).max() / np.abs(b).max())
 
@@ -62,7 +68,7 @@ def _abstract(name, **kw):
      r"layer2\.0\.conv1\.weight: state dict has \(128, 64, 1, 1\).*needs \(128, 64, 3, 3\)"),
 ])
 def test_a_file_that_does_not_fit_names_the_key_and_both_shapes(edit, pattern):
-    sd = state_dict("torchvision:resnet18")
+    sd = zeros_state_dict("torchvision:resnet18")
     edit(sd)
     with pytest.raises(ValueError, match=pattern):
         weights.from_torchvision(_abstract("resnet18"), "resnet18", sd)
@@ -70,7 +76,7 @@ def test_a_file_that_does_not_fit_names_the_key_and_both_shapes(edit, pattern):
 
 def test_a_vgg_built_for_another_input_size_is_refused_by_fc6s_shape():
     with pytest.raises(ValueError, match=r"classifier\.0\.weight: state dict has \(4096, 25088\).*needs \(4096, 512\)"):
-        weights.from_torchvision(_abstract("vgg11", input_size=32), "vgg11", state_dict("torchvision:vgg11"))
+        weights.from_torchvision(_abstract("vgg11", input_size=32), "vgg11", zeros_state_dict("torchvision:vgg11"))
 
 
 @pytest.mark.parametrize("name, pattern", [
@@ -93,7 +99,10 @@ def _leaves(model):
 @pytest.mark.parametrize("model_id", ["torchvision:resnet18", "torchvision:vgg11_bn", "torchvision:mobilenet_v2"])
 def test_export_round_trip(model_id):
     name, sd = ref.MODELS[model_id], state_dict(model_id)
-    model = models.create(name, weights=sd)
+    kw = {}
+    if name.startswith("vgg"):  # at 32x32 fc6 takes 1x1x512: the same layout with a small classifier
+        kw, sd["classifier.0.weight"] = {"input_size": 32}, sd["classifier.0.weight"][:, ::49].copy()
+    model = models.create(name, weights=sd, **kw)
     out = weights.to_torchvision(model, name)
     expected = dict(sd)
     for k in sd:  # vgg*_bn: conv bias b of features.i folded into features.(i+1)'s running mean
@@ -105,7 +114,7 @@ def test_export_round_trip(model_id):
     for k, v in out.items():
         assert v.dtype == expected[k].dtype, k
         np.testing.assert_array_equal(v, expected[k], err_msg=k)
-    again = _leaves(models.create(name, weights=out))
+    again = _leaves(models.create(name, weights=out, **kw))
     for path, v in _leaves(model).items():
         np.testing.assert_array_equal(again[path], v)
 
@@ -124,10 +133,11 @@ def test_fine_tuning_head_is_the_seeds_fresh_one_and_the_rest_is_the_files():
 
 
 def test_vgg_fc6_reads_torchvision_columns_in_c_h_w_order():
-    # Hand check of one weight: torchvision's column c*49 + h*7 + w of classifier.0 multiplies
-    # feature (c, h, w); jcnn's fc6 row (h*7 + w)*512 + c multiplies the same feature.
-    sd = state_dict("torchvision:vgg11")
-    model = models.create("vgg11", weights=sd)
-    k = np.asarray(model.fc6.kernel[...])
-    for c, h, w, o in [(0, 0, 0, 0), (5, 3, 6, 17), (511, 6, 6, 4095), (300, 1, 4, 2048)]:
-        assert k[(h * 7 + w) * 512 + c, o] == sd["classifier.0.weight"][o, c * 49 + h * 7 + w]
+    # Hand check: torchvision's column c*4 + h*2 + w of classifier.0 multiplies feature (c, h, w) of a
+    # 2x2x512 map (a 64x64 input); jcnn's fc6 row (h*2 + w)*512 + c multiplies the same feature.
+    sd = zeros_state_dict("torchvision:vgg11", **{"classifier.0.weight": (4096, 2048)})
+    sd["classifier.0.weight"] = np.arange(4096 * 2048, dtype=np.float32).reshape(4096, 2048)
+    k = np.asarray(models.create("vgg11", input_size=64, weights=sd).fc6.kernel[...])
+    assert k.shape == (2048, 4096)
+    for c, h, w, o in [(0, 0, 0, 0), (5, 1, 0, 17), (511, 1, 1, 4095), (300, 0, 1, 2048)]:
+        assert k[(h * 2 + w) * 512 + c, o] == sd["classifier.0.weight"][o, c * 4 + h * 2 + w]
