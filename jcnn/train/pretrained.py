@@ -33,7 +33,7 @@ from jcnn.train import state as state_lib
 EXPERIMENT = "imagenet_pretrained"
 
 
-def _classifier(model) -> str:
+def classifier_path(model) -> str:
     """The path of ``model``'s last :class:`jcnn.nn.Dense` in definition order (its classifier), or ""."""
     dense = [path for path, m in capture.layers(model) if isinstance(m, nn.Dense)]
     return dense[-1] if dense else ""
@@ -83,7 +83,7 @@ def init_from(model, directory, *, name: str | None = None):
     if name is not None and src != name:
         raise ValueError(f"{fn}: the checkpoint holds model {src!r}, this run builds {name!r}")
     values = {**_flat(saved.get("params", {})), **_flat(saved.get("batch_stats", {}))}
-    head = _classifier(model)
+    head = classifier_path(model)
     ours = {".".join(map(str, p)): v for p, v in flat_model}
     missing = sorted(set(ours) - set(values))
     extra = sorted(set(values) - set(ours))

@@ -80,3 +80,27 @@ def digest(state_dict: dict) -> str:
 def input_images(n: int = 2) -> np.ndarray:
     """(n, 224, 224, 3) float32 network inputs (already normalised: N(0, 1) values)."""
     return np.random.default_rng(2012).standard_normal((n, 224, 224, 3), dtype=np.float32)
+
+
+_TORCHVISION_OPS = []
+
+
+def import_torchvision():
+    """``import torchvision``, also the 0.28.0 wheel served here: a CUDA build whose import registers
+    fake kernels for ``torchvision::nms``/``qnms`` and fails beside CPU torch unless their schemas are
+    declared first (done on the first failure, then the import is retried)."""
+    import sys
+
+    import torch
+
+    try:
+        import torchvision
+    except RuntimeError:
+        for name in [m for m in sys.modules if m.startswith("torchvision")]:
+            del sys.modules[name]
+        lib = torch.library.Library("torchvision", "DEF")
+        lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        _TORCHVISION_OPS.append(lib)  # the schemas live as long as this object
+        import torchvision
+    return torchvision

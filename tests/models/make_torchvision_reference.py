@@ -26,34 +26,18 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import _torchvision_reference as ref  # noqa: E402
 
 
-def import_torchvision():
-    """torchvision 0.28.0's wheel here is a CUDA build: its import registers fake kernels for
-    ``torchvision::nms``/``qnms`` and fails beside CPU torch unless their schemas exist."""
-    try:
-        import torchvision
-    except RuntimeError:
-        for name in [m for m in sys.modules if m.startswith("torchvision")]:
-            del sys.modules[name]
-        lib = torch.library.Library("torchvision", "DEF")  # noqa: F841 -- must stay alive
-        lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-        lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-        import_torchvision.lib = lib
-        import torchvision
-    return torchvision
-
-
 def build(model_id):
     lib, name = model_id.split(":")
     if lib == "timm":
         import timm
 
         return timm.create_model(name, pretrained=False)
-    return getattr(import_torchvision().models, name)()
+    return getattr(ref.import_torchvision().models, name)()
 
 
 def main():
     torch.set_num_threads(2)
-    torchvision = import_torchvision()
+    torchvision = ref.import_torchvision()
     import timm
 
     x = torch.from_numpy(ref.input_images().transpose(0, 3, 1, 2).copy())  # (N, 3, 224, 224)

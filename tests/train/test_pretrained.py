@@ -73,7 +73,7 @@ def _flat(tree, prefix=""):
     return out
 
 
-def test_init_from_starts_from_the_import_with_a_fresh_classifier(imported):
+def test_init_from_starts_from_the_import_with_a_freshclassifier_path(imported):
     sd, _, out = imported
     cfg = config.load("resnet18_finetune_folder", overrides=[f"model.init_from={out}", "model.num_classes=3",
                                                              "seed=5"])
@@ -104,7 +104,7 @@ def test_classifier_is_the_last_dense_layer():
     from jcnn import models
 
     for name, head in (("resnet18", "fc"), ("vgg11", "fc8"), ("mobilenet_v2", "fc"), ("lenet5", "fc3")):
-        assert pretrained._classifier(nnx.eval_shape(lambda n=name: models.create(n))) == head, name
+        assert pretrained.classifier_path(nnx.eval_shape(lambda n=name: models.create(n))) == head, name
 
 
 @pytest.mark.slow
