@@ -73,7 +73,7 @@ def _flat(tree, prefix=""):
     return out
 
 
-def test_init_from_starts_from_the_import_with_a_freshclassifier_path(imported):
+def test_init_from_starts_from_the_import_with_a_fresh_classifier(imported):
     sd, _, out = imported
     cfg = config.load("resnet18_finetune_folder", overrides=[f"model.init_from={out}", "model.num_classes=3",
                                                              "seed=5"])
