@@ -80,10 +80,11 @@ def build(name: str, make, source, *, new_head: bool = False):
     """
     model = nnx.eval_shape(make)
     values = from_torchvision(model, name, source, new_head=new_head)
-    rest = [path for path, _ in nnx.to_flat_state(nnx.state(model)) if path not in values]
+    rest = [path for path, _ in nnx.to_flat_state(nnx.state(model)) if path not in values]  # sorted paths
     if rest:
-        fresh = jax.jit(lambda: [v.get_value() for p, v in nnx.to_flat_state(nnx.state(make())) if p in set(rest)])()
-        values.update(zip([p for p, _ in nnx.to_flat_state(nnx.state(model)) if p in set(rest)], fresh))
+        todo = set(rest)
+        fresh = jax.jit(lambda: [v.get_value() for p, v in nnx.to_flat_state(nnx.state(make())) if p in todo])()
+        values.update(zip(rest, fresh))
     _fill(model, values)
     return model
 
