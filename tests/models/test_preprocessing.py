@@ -65,3 +65,16 @@ def test_preprocessed_model_takes_pixels():
     by_hand = (pixels.astype(np.float32) / 255 - 0.1307) / 0.3081
     np.testing.assert_allclose(np.asarray(models.Preprocessed(net, "lenet5_modern")(pixels)),
                                np.asarray(net(by_hand)), rtol=1e-5, atol=1e-5)
+
+
+def test_pixel_space_gradients_are_the_input_gradients_over_std():
+    # Chain rule: x = (p - mean) / std, so d score / d p = (d score / d x) / std.
+    from jcnn.analysis import saliency
+
+    net = models.create("lenet5_modern", seed=1)
+    net.eval()
+    pixels = _photo(28, 28, 1)[None].astype(np.float32) / 255
+    x = (pixels - 0.1307) / 0.3081
+    g_pixels = saliency(models.Preprocessed(net, "lenet5_modern"), pixels, 3, reduce="none")
+    g_input = saliency(net, x, 3, reduce="none")
+    np.testing.assert_allclose(g_pixels, g_input / 0.3081, rtol=1e-4, atol=1e-7)
