@@ -14,6 +14,7 @@ import tempfile
 import jax
 import numpy as np
 import skimage.data
+from IPython import get_ipython
 
 import jcnn
 import jcnn.data
@@ -21,6 +22,9 @@ import jcnn.models
 import jcnn.train
 from jcnn.analysis import (classical, deconvnet, feature_maps, grad_cam, plot_deconvnet, plot_feature_maps,
                            plot_filter_visualization, plot_filters, plot_saliency, saliency, visualize_filter)
+
+get_ipython().run_line_magic("matplotlib", "inline")  # the figures jcnn.analysis returns display as images
+get_ipython().run_line_magic("config", "InlineBackend.figure_formats = ['jpeg']")  # photographs: a small notebook
 
 # %% [markdown]
 # ## Sobel, blur and sharpen on scikit-image's camera photo (`jcnn.ops.conv`)
