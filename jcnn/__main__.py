@@ -19,6 +19,7 @@ COMMANDS = {
     "summary": ("jcnn.models.cli", "per-layer table of a registered model"),
     "demo": ("jcnn.ops.demo", "a short tour of the pure ops"),
     "bench": ("jcnn.bench", "side-by-side benchmarks (experiments/benchmarks)"),
+    "weights": ("jcnn.train.weights_cli", "import torchvision/timm weights as a checkpoint, or export one"),
 }
 
 

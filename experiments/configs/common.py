@@ -20,6 +20,9 @@ def base() -> ml_collections.ConfigDict:
     cfg.model.name = "lenet5_modern"
     cfg.model.num_classes = 10
     cfg.model.kwargs = ml_collections.ConfigDict()  # architecture options for jcnn.models.create
+    # Fine-tuning: a workdir (a `jcnn weights import` output or another run of the same model) whose
+    # newest checkpoint replaces the fresh weights; a different num_classes keeps a fresh classifier.
+    cfg.model.init_from = ""
     # GAN only: the second network and the latent size.
     cfg.model.discriminator = ""
     cfg.model.latent_dim = 100

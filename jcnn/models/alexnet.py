@@ -24,7 +24,7 @@ from __future__ import annotations
 from flax import nnx
 
 from jcnn import nn, ops
-from jcnn.models.registry import register
+from jcnn.models.registry import IMAGENET, register
 
 
 class TowerLRN(nnx.Module):
@@ -103,7 +103,7 @@ class AlexNet(nnx.Module):
         return self.fc8(x)
 
 
-_IMAGENET = dict(input_shape=(227, 227, 3), num_classes=1000, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+_IMAGENET = dict(input_shape=(227, 227, 3), **IMAGENET)
 
 
 @register(**_IMAGENET, paper="Krizhevsky et al. 2012; seed 003", published_params=62_378_344,

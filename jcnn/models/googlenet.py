@@ -27,7 +27,7 @@ from __future__ import annotations
 from flax import nnx
 
 from jcnn import nn
-from jcnn.models.registry import register
+from jcnn.models.registry import IMAGENET, register
 
 #: Table 1: (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj) per Inception module.
 INCEPTION_TABLE = {
@@ -137,8 +137,8 @@ class GoogLeNet(nnx.Module):
         return logits
 
 
-@register(input_shape=(224, 224, 3), num_classes=1000, published_params=6_998_552,
-          paper="Szegedy et al. 2014, Table 1; seed 001", mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
+@register(input_shape=(224, 224, 3), **IMAGENET, published_params=6_998_552,
+          paper="Szegedy et al. 2014, Table 1; seed 001",
           notes="5x5 branches, biases, no BN, LRN (Caffe constants); aux heads optional (aux_logits=True)")
 def googlenet(*, num_classes=1000, in_channels=3, lrn=True, norm=False, aux_logits=False, dropout=0.4, rngs):
     """Inception v1: (N, 224, 224, 3) -> (N, num_classes); ``(logits, aux1, aux2)`` in training with aux heads."""

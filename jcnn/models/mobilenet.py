@@ -22,7 +22,7 @@ from __future__ import annotations
 from flax import nnx
 
 from jcnn import nn
-from jcnn.models.registry import register
+from jcnn.models.registry import IMAGENET, register
 
 #: Howard et al. 2017, Table 1: (output channels, stride) of the 13 depthwise-separable blocks.
 V1_CONFIG = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
@@ -33,7 +33,6 @@ V2_CONFIG = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96,
              (6, 320, 1, 1))
 
 WIDTHS_V1 = (1.0, 0.75, 0.5, 0.25)
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 def _check_input(name, x, in_channels):
@@ -109,16 +108,16 @@ class MobileNetV2(nnx.Module):
         return self.fc(self.dropout(self.pool(self.head(x))))
 
 
-@register(input_shape=(224, 224, 3), num_classes=1000, published_params=4_231_976,
-          paper="Howard et al. 2017, Table 1 (4.2M)", mean=IMAGENET_MEAN, std=IMAGENET_STD,
+@register(input_shape=(224, 224, 3), **IMAGENET, published_params=4_231_976,
+          paper="Howard et al. 2017, Table 1 (4.2M)",
           notes="width multiplier in {1.0, 0.75, 0.5, 0.25}; global average pool")
 def mobilenet_v1(*, num_classes=1000, in_channels=3, width=1.0, dropout=0.0, rngs):
     """MobileNet v1 at width ``width``: (N, 224, 224, 3) -> (N, num_classes)."""
     return MobileNetV1(num_classes=num_classes, in_channels=in_channels, width=width, dropout=dropout, rngs=rngs)
 
 
-@register(input_shape=(224, 224, 3), num_classes=1000, published_params=3_504_872,
-          paper="Sandler et al. 2018, Table 2 (3.4M)", mean=IMAGENET_MEAN, std=IMAGENET_STD,
+@register(input_shape=(224, 224, 3), **IMAGENET, published_params=3_504_872,
+          paper="Sandler et al. 2018, Table 2 (3.4M)",
           notes="inverted residuals, ReLU6, make_divisible(8) widths, dropout 0.2 (torchvision)")
 def mobilenet_v2(*, num_classes=1000, in_channels=3, width=1.0, dropout=0.2, zero_init_residual=False, rngs):
     """MobileNet v2 at width ``width``: (N, 224, 224, 3) -> (N, num_classes)."""

@@ -26,10 +26,9 @@ from __future__ import annotations
 from flax import nnx
 
 from jcnn import nn
-from jcnn.models.registry import register
+from jcnn.models.registry import IMAGENET, register
 
 BLOCKS = {"basic": nn.BasicBlock, "bottleneck": nn.Bottleneck}
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
 
@@ -125,8 +124,8 @@ class ResNet(nnx.Module):
 
 
 def _imagenet(name, block, layers, published_params):
-    @register(name, input_shape=(224, 224, 3), num_classes=1000, published_params=published_params,
-              paper="He et al. 2015, Table 1", mean=IMAGENET_MEAN, std=IMAGENET_STD,
+    @register(name, input_shape=(224, 224, 3), **IMAGENET, published_params=published_params,
+              paper="He et al. 2015, Table 1",
               notes="projection shortcuts (B) on downsampling" + (
                   "; stride on the bottleneck's 3x3 conv (v1.5, torchvision)" if block == "bottleneck" else ""))
     def factory(*, num_classes=1000, in_channels=3, zero_init_residual=False, stride_on="3x3", rngs):

@@ -21,7 +21,7 @@ from __future__ import annotations
 from flax import nnx
 
 from jcnn import nn, ops
-from jcnn.models.registry import register
+from jcnn.models.registry import IMAGENET, register
 
 #: Table 1, per stage: (width, kernel size of each convolution).
 CONFIGS = {
@@ -85,9 +85,8 @@ def _vgg(name, config, *, depth, lrn=False, batch_norm=False, published_params):
     table = "Table 1 configuration " + config + ("-LRN" if lrn else "")
     notes = f"{depth} weight layers" + (", BatchNorm after each conv (not in the paper)" if batch_norm else "")
 
-    @register(name, input_shape=(224, 224, 3), num_classes=1000, published_params=published_params,
-              paper=f"Simonyan & Zisserman 2015, {table}; seed 003", mean=(0.485, 0.456, 0.406),
-              std=(0.229, 0.224, 0.225), notes=notes)
+    @register(name, input_shape=(224, 224, 3), **IMAGENET, published_params=published_params,
+              paper=f"Simonyan & Zisserman 2015, {table}; seed 003", notes=notes)
     def factory(*, num_classes=1000, in_channels=3, input_size=224, dropout=0.5, kernel_init="he_normal", rngs):
         return VGG(config=config, num_classes=num_classes, in_channels=in_channels, batch_norm=batch_norm, lrn=lrn,
                    input_size=input_size, dropout=dropout, kernel_init=kernel_init, rngs=rngs)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from flax import nnx
 
 from jcnn import nn
-from jcnn.models.registry import register
+from jcnn.models.registry import IMAGENET, register
 
 
 class ZFNet(nnx.Module):
@@ -76,8 +76,8 @@ class ZFNet(nnx.Module):
         return self.fc8(x)
 
 
-@register(input_shape=(224, 224, 3), num_classes=1000, paper="Zeiler & Fergus 2014, Figure 3; seed 003",
-          published_params=62_357_608, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
+@register(input_shape=(224, 224, 3), **IMAGENET, paper="Zeiler & Fergus 2014, Figure 3; seed 003",
+          published_params=62_357_608,
           notes="7x7/2 conv1 (padded by 1), 5x5/2 conv2, ceil-mode 3x3/2 pools, LRN after pool1 and pool2")
 def zfnet(*, num_classes=1000, in_channels=3, dropout=0.5, paper_init=False, rngs):
     return ZFNet(num_classes=num_classes, in_channels=in_channels, dropout=dropout, paper_init=paper_init, rngs=rngs)

@@ -60,6 +60,9 @@ def create(cfg, tx):
     nets, params, stats, rngs, opt = {}, {}, {}, {}, {}
     for key, model in net_models(cfg).items():
         name = cfg.model.discriminator if key == "d" else cfg.model.name
+        if key == "model" and cfg.model.get("init_from", ""):  # fine-tuning start (jcnn.train.pretrained)
+            from jcnn.train import pretrained
+            pretrained.init_from(model, cfg.model.init_from, name=name)
         g, p, b, r = split(model)
         nets[key] = Net(name, g)
         params[key], stats[key], rngs[key] = p, b, r
