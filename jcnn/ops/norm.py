@@ -170,8 +170,7 @@ def standardize_images(images, *, mean, std, pad=0, dtype=jnp.float32):
       (N, H + 2 pad, W + 2 pad, C) of ``dtype``.
     """
     images = jnp.asarray(images)
-    if images.ndim != 4:
-        raise ValueError(f"standardize_images: images must be (N, H, W, C), got shape {tuple(images.shape)}")
+    _args.check_batched(images, 2, "standardize_images", name="images", why="it takes a batch of 2-D images")
     c = images.shape[-1]
     mean_a, std_a = (np.asarray(v, np.float32).reshape(-1) for v in (mean, std))
     for name, v in (("mean", mean_a), ("std", std_a)):

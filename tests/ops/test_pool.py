@@ -243,6 +243,26 @@ def test_max_unpool_places_values_exactly():
     np.testing.assert_array_equal(back, np.asarray(y).reshape(1, -1, 2))
 
 
+def test_max_unpool_with_a_too_small_output_shape_is_nan_under_jit():
+    """Traced switches cannot be checked in Python: a result that would be garbage is NaN instead."""
+    x = _rand(np.random.default_rng(23), 1, 8, 8, 2)
+    y, sw = ops.max_pool_with_argmax(x, 2)
+    small = jax.jit(lambda a, s: ops.max_unpool(a, s, output_shape=(4, 4)))(y, sw)
+    assert small.shape == (1, 4, 4, 2) and np.isnan(np.asarray(small)).all()
+    fits = np.asarray(jax.jit(lambda a, s: ops.max_unpool(a, s, output_shape=(8, 8)))(y, sw))
+    assert not np.isnan(fits).any()
+    np.testing.assert_array_equal(np.take_along_axis(fits.reshape(1, -1, 2), np.asarray(sw).reshape(1, -1, 2), 1),
+                                  np.asarray(y).reshape(1, -1, 2))
+
+
+def test_unbatched_image_is_refused_not_pooled_along_its_rows():
+    """Before: max_pool on (H, W, C) read H as the batch and pooled W alone, a silently wrong (8, 4, 3)."""
+    img = _rand(np.random.default_rng(24), 8, 8, 3)
+    with pytest.raises(ValueError, match="lacks the batch dim"):
+        ops.max_pool(img, 2)
+    ref.assert_close(ops.max_pool(img[None], 2)[0], ref.max_pool(img[None], 2)[0])
+
+
 # ----------------------------------------------------------------------------
 # jit, grad, vmap; lowering to one reduce_window and no transposes.
 
