@@ -100,7 +100,9 @@ def _prepare(args):
     cfg = config_lib.load(args.experiment, path=args.config, overrides=args.overrides)
     if args.print_config:
         return cfg, None
-    config_lib.validate(cfg)
+    # Names (models, augmentations) are checked after _distributed: they import the model zoo, and
+    # jax.distributed must be set up first.
+    config_lib.validate(cfg, names=False)
     if not args.workdir:
         raise UsageError("--workdir is required (the folder for checkpoints, metrics and the manifest)")
     return cfg, check_workdir(args.workdir)
@@ -121,6 +123,7 @@ def run(args) -> int:
             print(json.dumps(config_lib.to_dict(cfg), indent=2, default=str))
             return 0
         _distributed(args)
+        config_lib.validate(cfg)
     except (ValueError, TypeError) as e:
         return _error(e, 2)
     from jcnn.train import loop
