@@ -4,6 +4,9 @@
 ``jcnn.nn`` the Flax NNX modules that own parameters and call those ops;
 ``jcnn.models`` the model zoo behind one registry; ``jcnn.data``,
 ``jcnn.train`` and ``jcnn.analysis`` build on them.
+
+The subpackages load on first use (PEP 562 ``__getattr__``): ``import jcnn``
+alone does not import JAX, so ``python -m jcnn --help`` answers at once.
 """
 
 __version__ = "0.1.0"
@@ -13,9 +16,20 @@ from jcnn import _xla_cpu  # noqa: E402
 
 _xla_cpu.configure()
 
-from jcnn import ops  # noqa: E402
-from jcnn import nn  # noqa: E402
-from jcnn import models  # noqa: E402
-from jcnn.models.summary import summary  # noqa: E402
-
 __all__ = ["models", "nn", "ops", "summary", "__version__"]
+
+_SUBPACKAGES = ("analysis", "data", "models", "nn", "ops", "train")
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"jcnn.{name}")
+    if name == "summary":
+        return importlib.import_module("jcnn.models.summary").summary
+    raise AttributeError(f"module 'jcnn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *__all__, *_SUBPACKAGES})

@@ -18,6 +18,7 @@ GPU and TPU ignore ``xla_cpu_*`` flags.
 from __future__ import annotations
 
 import os
+import sys
 
 YNN_FLAG = "xla_cpu_experimental_ynn_fusion_type"
 # XLA's defaults minus INDIVIDUAL_CONVOLUTION.
@@ -30,6 +31,8 @@ status = "not-run"
 
 
 def _backends_started() -> bool:
+    if "jax" not in sys.modules:  # no JAX yet, so no backend; and importing it here would cost seconds
+        return False
     try:
         from jax._src import xla_bridge
     except ImportError:  # pragma: no cover - private module moved

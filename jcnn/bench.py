@@ -3,7 +3,8 @@
 Each benchmark is a script in ``experiments/benchmarks/NAME.py`` (run in its
 own process, so one benchmark's compiled code and threads do not skew the
 next) that prints a table and writes JSON with ``--out FILE``. This command
-finds them in the source checkout the package was installed from.
+finds them in the source checkout the package was installed from; an installed
+wheel has none and says so in one line (exit status 2).
 """
 
 from __future__ import annotations
@@ -13,17 +14,24 @@ import subprocess
 import sys
 
 
-def benchmarks_dir() -> pathlib.Path:
-    """``experiments/benchmarks`` of the checkout beside the ``jcnn`` package."""
+def benchmarks_dir() -> pathlib.Path | None:
+    """``experiments/benchmarks`` of the checkout beside the ``jcnn`` package, or None if there is none.
+
+    Benchmarks are not installed with the package: they compare jcnn with
+    PyTorch and read the test suite's NumPy oracles, so they need a checkout.
+    """
     path = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "benchmarks"
-    if not path.is_dir():
-        raise FileNotFoundError(f"jcnn bench: no benchmarks folder at {path}; run from a source checkout "
-                                "(pip install -e .)")
-    return path
+    return path if path.is_dir() else None
+
+
+NOT_FOUND = ("jcnn bench: the benchmarks are scripts in a source checkout (experiments/benchmarks/) and are not "
+             "installed with the package; clone jcnn's repository and run `pip install -e .` there")
 
 
 def available() -> list[str]:
-    return sorted(p.stem for p in benchmarks_dir().glob("[!_]*.py"))
+    """Benchmark names (empty without a checkout)."""
+    where = benchmarks_dir()
+    return [] if where is None else sorted(p.stem for p in where.glob("[!_]*.py"))
 
 
 def add_arguments(parser):
@@ -34,6 +42,9 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    if benchmarks_dir() is None:
+        print(NOT_FOUND, file=sys.stderr)
+        return 2
     names = available()
     if args.list:
         print("\n".join(names))

@@ -48,3 +48,14 @@ def test_train_step_smoke(ts):
             assert math.isfinite(r[name][key]) and r[name][key] > 0, (name, key, r[name][key])
         assert math.isfinite(r[name]["first_loss"])
     assert "lenet5 |" in ts.markdown(res)
+
+
+def test_bench_without_a_checkout_says_what_to_do_in_one_line(monkeypatch, capsys):
+    """An installed wheel has no experiments/benchmarks: one line and status 2, not a FileNotFoundError."""
+    from jcnn import bench
+    from jcnn.__main__ import main
+
+    monkeypatch.setattr(bench, "benchmarks_dir", lambda: None)
+    assert main(["bench", "--list"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install -e ." in err and "Traceback" not in err

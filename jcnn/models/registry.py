@@ -21,6 +21,7 @@ import dataclasses
 import difflib
 import fnmatch
 import inspect
+import numbers
 from collections.abc import Callable
 
 from flax import nnx
@@ -96,30 +97,69 @@ def info(name: str) -> ModelInfo:
     return _REGISTRY[name]
 
 
+def _accepted(meta: ModelInfo) -> tuple[dict, list[str]]:
+    """The factory's parameters and the keyword arguments ``create`` accepts for it (sorted)."""
+    params = inspect.signature(meta.factory).parameters
+    own = [k for k in params if k != "rngs"]
+    return params, sorted({*own, "seed", "weights"})
+
+
+def check_arguments(name, *, num_classes=None, seed=0, **options) -> ModelInfo:
+    """Check a :func:`create` call without building anything; returns the model's :class:`ModelInfo`.
+
+    Raises:
+      TypeError: ``name`` not a string, ``seed`` or ``num_classes`` not an int.
+      ValueError: unknown model or option (with close matches among the model's
+        options and ``create``'s own, e.g. ``num_clases`` -> ``num_classes``),
+        an out-of-range ``seed``/``num_classes``, or ``num_classes`` for a model without classes.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"create: name={name!r} must be a registered model name (a str), see jcnn.models.names()")
+    meta = info(name)
+    fn = f"create({name!r})"
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{fn}: seed={seed!r} must be an int (the initialisation seed, e.g. seed=0)")
+    if not 0 <= seed < 2**63 - 1:
+        raise ValueError(f"{fn}: seed={seed!r} must be an int in [0, 2**63 - 1)")
+    params, accepted = _accepted(meta)
+    if num_classes is not None:
+        if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
+            raise TypeError(f"{fn}: num_classes={num_classes!r} must be a positive int or None (the model's default)")
+        if num_classes < 1:
+            raise ValueError(f"{fn}: num_classes={num_classes!r} must be a positive int")
+        if "num_classes" not in params:
+            raise ValueError(f"{fn}: this model has no num_classes option; accepted: {accepted}")
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        for k in options:
+            if k not in params or k in ("rngs", "num_classes"):
+                why = "create builds rngs from seed" if k == "rngs" else f"accepted: {accepted}"
+                close = difflib.get_close_matches(k, accepted, n=3, cutoff=0.6)
+                hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+                raise ValueError(f"{fn}: unknown option {k!r}{hint} ({why})")
+    return meta
+
+
 def create(name: str, *, num_classes: int | None = None, seed: int = 0, weights=None, **kwargs) -> nnx.Module:
     """Build a registered model with parameters initialised from ``seed``.
 
     Args:
       name: a registered name (see :func:`names`).
-      num_classes: overrides the model's default.
-      seed: initialisation seed (the ``params`` stream; ``dropout`` derives from it).
+      num_classes: overrides the model's default (a positive int).
+      seed: initialisation seed, an int >= 0 (the ``params`` stream; ``dropout`` derives from it).
       weights: None, or a torchvision/timm state dict file (``.pth``, ``.safetensors``, ``.npz``) to
         load (:func:`jcnn.models.weights.load_into`, strict). With a ``num_classes`` other than the
         file's, its classifier is left out and the new one keeps its ``seed`` initialisation (fine-tuning).
-      kwargs: architecture options of that factory; unknown ones raise ``ValueError``.
+      kwargs: architecture options of that factory; unknown ones raise ``ValueError``
+        naming the close matches (see :func:`check_arguments`).
     """
-    meta = info(name)
+    meta = check_arguments(name, num_classes=num_classes, seed=seed, **kwargs)
     params = inspect.signature(meta.factory).parameters
-    accepted = sorted(k for k in params if k not in ("rngs", "num_classes"))
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        for k in kwargs:
-            if k not in params or k in ("rngs", "num_classes"):
-                close = difflib.get_close_matches(k, accepted, n=3)
-                raise ValueError(f"create({name!r}): unknown option {k!r}; close matches: {close}; accepted: {accepted}")
     if num_classes is not None:
-        kwargs["num_classes"] = num_classes
+        kwargs["num_classes"] = int(num_classes)
     elif meta.num_classes is not None and "num_classes" in params:
         kwargs["num_classes"] = meta.num_classes
+
+    seed = int(seed)
 
     def make():
         return meta.factory(rngs=nnx.Rngs(params=seed, dropout=seed + 1), **kwargs)

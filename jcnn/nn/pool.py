@@ -8,7 +8,11 @@ from jcnn import ops
 
 
 class MaxPool(nnx.Module):
-    """Max pooling. Call: ``x`` (N, *spatial, C) -> (N, *out, C), see :func:`jcnn.ops.max_pool`."""
+    """Max pooling. Call: ``x`` (N, *spatial, C) -> (N, *out, C), see :func:`jcnn.ops.max_pool`.
+
+    An int ``window`` (with int ``stride``/``padding``/``dilation``) is 2-D; give
+    ``window=(k,)`` or ``(k, k, k)`` for 1-D or 3-D inputs.
+    """
 
     def __init__(self, window, *, stride=None, padding=0, dilation=1, ceil_mode=False):
         self.window, self.stride, self.padding, self.dilation, self.ceil_mode = window, stride, padding, dilation, ceil_mode
@@ -31,14 +35,20 @@ class AvgPool(nnx.Module):
 
 
 class GlobalAvgPool(nnx.Module):
-    """(N, *spatial, C) -> (N, C), the mean over all positions."""
+    """(N, *spatial, C) -> (N, C), the mean over all positions; ``spatial_dims`` (default 2) as in the op."""
+
+    def __init__(self, *, spatial_dims=2):
+        self.spatial_dims = spatial_dims
 
     def __call__(self, x):
-        return ops.global_avg_pool(x)
+        return ops.global_avg_pool(x, spatial_dims=self.spatial_dims)
 
 
 class GlobalMaxPool(nnx.Module):
-    """(N, *spatial, C) -> (N, C), the max over all positions."""
+    """(N, *spatial, C) -> (N, C), the max over all positions; ``spatial_dims`` (default 2) as in the op."""
+
+    def __init__(self, *, spatial_dims=2):
+        self.spatial_dims = spatial_dims
 
     def __call__(self, x):
-        return ops.global_max_pool(x)
+        return ops.global_max_pool(x, spatial_dims=self.spatial_dims)

@@ -25,16 +25,16 @@ def nhwc(nd: int) -> tuple[str, str, str]:
     return (_LHS[nd], _RHS[nd], _LHS[nd])
 
 
-def _is_int(v) -> bool:
+def is_int(v) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
 def as_tuple(value, nd: int, name: str, fn: str, *, minimum: int = 1) -> tuple[int, ...]:
     """An int or one int per spatial dim -> a tuple of ``nd`` ints >= ``minimum``."""
     what = "positive ints" if minimum == 1 else f"ints >= {minimum}"
-    if _is_int(value):
+    if is_int(value):
         out = (int(value),) * nd
-    elif isinstance(value, Sequence) and not isinstance(value, str) and all(_is_int(v) for v in value):
+    elif isinstance(value, Sequence) and not isinstance(value, str) and all(is_int(v) for v in value):
         out = tuple(int(v) for v in value)
         if len(out) != nd:
             raise ValueError(f"{fn}: {name}={value!r} must be an int or {nd} {what}, one per spatial dim ({nd})")
@@ -55,14 +55,14 @@ def as_padding(padding, nd: int, fn: str, name: str = "padding") -> str | Pairs:
         if padding.upper() in ("SAME", "VALID"):
             return padding.upper()
         raise ValueError(f"{fn}: {name}={padding!r} must be an int, per-dim ints, (lo, hi) pairs, 'same' or 'valid'")
-    if _is_int(padding):
+    if is_int(padding):
         pairs = ((int(padding), int(padding)),) * nd
-    elif isinstance(padding, Sequence) and len(padding) == nd and all(_is_int(p) for p in padding):
+    elif isinstance(padding, Sequence) and len(padding) == nd and all(is_int(p) for p in padding):
         pairs = tuple((int(p), int(p)) for p in padding)
     elif (
         isinstance(padding, Sequence)
         and len(padding) == nd
-        and all(isinstance(p, Sequence) and len(p) == 2 and all(_is_int(q) for q in p) for p in padding)
+        and all(isinstance(p, Sequence) and len(p) == 2 and all(is_int(q) for q in p) for p in padding)
     ):
         pairs = tuple((int(lo), int(hi)) for lo, hi in padding)
     else:
@@ -95,17 +95,74 @@ def resolve_padding(padding, sizes, kernel, stride, dilation, fn: str) -> Pairs:
 
 
 def spatial_rank(x, fn: str, name: str = "x", *, ranks=(1, 2, 3)) -> int:
-    """Number of spatial dims of a channels-last array ``(N, *spatial, C)``."""
+    """Number of spatial dims of a channels-last array ``(N, *spatial, C)``.
+
+    Only for ops whose result does not depend on which leading axis is the batch
+    (per-position ops such as :func:`jcnn.ops.pointwise_conv`); windowed ops take
+    their number of spatial dims from the kernel or window (:func:`check_batched`).
+    """
     shape = getattr(x, "shape", None)
     if shape is None:
         raise TypeError(f"{fn}: {name} must be an array, got {type(x).__name__}")
     nd = len(shape) - 2
     if nd not in ranks:
         want = " or ".join(str(r + 2) for r in ranks)
+        missing = f"; is the batch dim missing? add it with {name}[None]" if nd + 1 in ranks else ""
         raise ValueError(
             f"{fn}: {name} must have rank {want} (N, *spatial, C) with {'/'.join(map(str, ranks))} spatial dims, "
-            f"got shape {tuple(shape)}"
+            f"got shape {tuple(shape)}{missing}"
         )
+    return nd
+
+
+LAYOUTS = {1: "(N, W, C)", 2: "(N, H, W, C)", 3: "(N, D, H, W, C)"}
+
+
+def check_batched(x, nd: int, fn: str, *, why: str, name: str = "x", hint: str = "") -> None:
+    """Require ``x`` to be ``(N, *spatial, C)`` with the ``nd`` spatial dims that ``why`` states.
+
+    An input one dim short is named for what it most likely is, one example
+    without its batch dim, instead of being read with its first spatial dim as
+    the batch (which would give a silently wrong answer).
+    """
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        raise TypeError(f"{fn}: {name} must be an array, got {type(x).__name__}")
+    shape = tuple(shape)
+    if len(shape) == nd + 2:
+        return
+    layout = LAYOUTS[nd]
+    if len(shape) == nd + 1:
+        raise ValueError(f"{fn}: {name} {shape} lacks the batch dim N: {why}, so {name} must be {layout} "
+                         f"(rank {nd + 2}); add the batch dim with {name}[None]{hint}")
+    raise ValueError(f"{fn}: {name} must be {layout} (rank {nd + 2}) because {why}, got shape {shape}{hint}")
+
+
+def window_rank(x, fn: str, **per_dim) -> int:
+    """Spatial dims of a pooling call, and ``x`` checked to have them.
+
+    The rule: the length of any per-dim argument (``window=(3, 3, 3)``,
+    ``stride=(2,)``, per-dim ``padding``); when all are ints, 2-D (images).
+    So ``(N, W, C)`` and ``(N, D, H, W, C)`` inputs pass a tuple window, and a
+    single ``(H, W, C)`` image is an error naming the missing batch dim, never
+    a 1-D pooling of its rows.
+    """
+    lengths = {k: len(v) for k, v in per_dim.items() if isinstance(v, Sequence) and not isinstance(v, str)}
+    if len(set(lengths.values())) > 1:
+        given = ", ".join(f"{k}={per_dim[k]!r}" for k in lengths)
+        raise ValueError(f"{fn}: {given} disagree on the number of spatial dims (one entry per spatial dim)")
+    if lengths:
+        key, nd = next(iter(lengths.items()))
+        if nd not in (1, 2, 3):
+            raise ValueError(f"{fn}: {key}={per_dim[key]!r} has {nd} entries; pooling takes 1, 2 or 3 spatial dims")
+        why, hint = f"{key}={per_dim[key]!r} has {nd} entr{'y' if nd == 1 else 'ies'} (one per spatial dim)", ""
+    else:
+        nd, window = 2, per_dim.get("window")
+        why = f"window={window!r} is an int, which means 2-D pooling"
+        rank = len(getattr(x, "shape", ())) - 2
+        hint = (f"; for {rank}-D pooling give the window per dim, window={(window,) * rank!r}"
+                if rank in (1, 3) and is_int(window) else "")
+    check_batched(x, nd, fn, why=why, hint=hint)
     return nd
 
 

@@ -1,7 +1,8 @@
 """Convolution as mathematics: cross-correlation, true convolution, its transpose and its gradients.
 
 Layout is channels-last throughout: inputs ``(N, *spatial, C)`` with 1, 2 or 3
-spatial dims, kernels ``(*K, C_in // groups, C_out)``. Every function here
+spatial dims, kernels ``(*K, C_in // groups, C_out)``; the kernel's rank sets
+the number of spatial dims, and the input must match it (batch dim included). Every function here
 lowers to one ``lax.conv_general_dilated`` call, made in
 ``_conv_impl.conv_general`` (the single place that calls it), or on CPU to
 the faster formulation that ``_conv_impl`` selects for ``conv``.
@@ -17,21 +18,36 @@ _SPATIAL = {1: "W", 2: "HW", 3: "DHW"}
 
 
 def _check_groups(groups, fn):
-    if not _args._is_int(groups) or groups < 1:
+    if not _args.is_int(groups) or groups < 1:
         raise ValueError(f"{fn}: groups={groups!r} must be a positive int")
     return int(groups)
 
 
 def _check_kernel(x, w, b, groups, fn, *, c_name="C_in", x_channels=None, xname="x"):
-    """Shared rank/dtype/channel checks. Returns the number of spatial dims."""
-    nd = _args.spatial_rank(x, fn, xname)
+    """Shared rank/dtype/channel checks. Returns the number of spatial dims, which the kernel sets.
+
+    The kernel, not the input, says how many spatial dims there are: a single
+    ``(H, W, C)`` image under a 2-D kernel is an error naming the missing batch
+    dim, never a 1-D convolution over its rows.
+    """
+    for name, a in ((xname, x), ("w", w)):
+        if getattr(a, "shape", None) is None:
+            raise TypeError(f"{fn}: {name} must be an array, got {type(a).__name__}")
+    nd = w.ndim - 2
+    if nd not in (1, 2, 3):
+        x_nd = x.ndim - 2
+        want = f"rank {x_nd + 2} (*K, C_in // groups, C_out) to match {xname} {tuple(x.shape)}" if x_nd in (1, 2, 3) \
+            else "rank 3, 4 or 5 (*K, C_in // groups, C_out)"
+        raise ValueError(f"{fn}: w must have {want}, got w {tuple(w.shape)}")
+    if x.ndim not in (nd + 1, nd + 2) and x.ndim - 2 in (1, 2, 3):
+        raise ValueError(
+            f"{fn}: w must have rank {x.ndim} (*K, C_in // groups, C_out) to match {xname} {tuple(x.shape)}, "
+            f"got w {tuple(w.shape)} (a {nd}-D kernel, which takes {xname} of rank {nd + 2})"
+        )
+    hint = f"; for a {nd - 1}-D convolution, w must have rank {nd + 1}" if x.ndim == nd + 1 else ""
+    _args.check_batched(x, nd, fn, name=xname, why=f"w {tuple(w.shape)} is a {nd}-D kernel", hint=hint)
     _args.check_float(fn, **{xname: x, "w": w, "b": b})
     groups = _check_groups(groups, fn)
-    if w.ndim != nd + 2:
-        raise ValueError(
-            f"{fn}: w must have rank {nd + 2} (*K, C_in // groups, C_out) to match {xname} {tuple(x.shape)}, "
-            f"got w {tuple(w.shape)}"
-        )
     c_in, c_out = w.shape[-2] * groups, w.shape[-1]
     if c_out % groups:
         raise ValueError(f"{fn}: groups={groups} must divide C_out={c_out} (w {tuple(w.shape)})")
@@ -129,8 +145,7 @@ def conv_transpose(y, w, b=None, *, stride=1, padding=0, output_padding=0, dilat
       (N, *out, C_in) with ``out = (n - 1)*stride - lo - hi + dilation*(K - 1) + 1 + output_padding``.
     """
     fn = "conv_transpose"
-    nd = _args.spatial_rank(y, fn, "y")
-    _check_kernel(y, w, None, groups, fn, c_name="C_out", x_channels=lambda ci, co: co, xname="y")
+    nd = _check_kernel(y, w, None, groups, fn, c_name="C_out", x_channels=lambda ci, co: co, xname="y")
     c_in = w.shape[-2] * groups
     if b is not None and tuple(b.shape) != (c_in,):
         raise ValueError(f"{fn}: b must have shape ({c_in},) = (C_in,), got {tuple(b.shape)} (w {tuple(w.shape)})")

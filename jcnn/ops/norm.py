@@ -144,7 +144,7 @@ def lrn(x, *, size=5, alpha=1e-4, beta=0.75, k=2.0):
     _args.check_float(fn, x=x)
     if x.ndim < 2:
         raise ValueError(f"{fn}: x must have rank >= 2 (N, ..., C), got shape {tuple(x.shape)}")
-    if not _args._is_int(size) or size < 1:
+    if not _args.is_int(size) or size < 1:
         raise ValueError(f"{fn}: size={size!r} must be a positive int")
     window = (1,) * (x.ndim - 1) + (size,)
     pads = ((0, 0),) * (x.ndim - 1) + ((size // 2, (size - 1) // 2),)
@@ -170,8 +170,7 @@ def standardize_images(images, *, mean, std, pad=0, dtype=jnp.float32):
       (N, H + 2 pad, W + 2 pad, C) of ``dtype``.
     """
     images = jnp.asarray(images)
-    if images.ndim != 4:
-        raise ValueError(f"standardize_images: images must be (N, H, W, C), got shape {tuple(images.shape)}")
+    _args.check_batched(images, 2, "standardize_images", name="images", why="it takes a batch of 2-D images")
     c = images.shape[-1]
     mean_a, std_a = (np.asarray(v, np.float32).reshape(-1) for v in (mean, std))
     for name, v in (("mean", mean_a), ("std", std_a)):

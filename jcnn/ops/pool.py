@@ -1,11 +1,18 @@
 """Pooling on ``lax.reduce_window``: max, average, global, and max with switches.
 
 Inputs are channels-last ``(N, *spatial, C)`` with 1, 2 or 3 spatial dims;
-windows never span the batch or channel dims.
+windows never span the batch or channel dims. The number of spatial dims comes
+from the arguments, never from the input's rank: the length of a per-dim
+``window``/``stride``/``dilation``/``padding``, and 2 when all are ints (so
+``max_pool(x, 2)`` is 2-D pooling of ``(N, H, W, C)``; 1-D and 3-D pooling pass
+``window=(k,)`` or ``(k, k, k)``). A single ``(H, W, C)`` image is therefore an
+error naming its missing batch dim, not a pooling of the wrong axes. Global
+pools take ``spatial_dims`` (default 2) for the same reason.
 """
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -21,7 +28,7 @@ def _window_setup(x, window, stride, padding, dilation, ceil_mode, fn):
     high-side length that ``ceil_mode`` needs for its last, partial window
     (negative: the tail of the high padding that no window reads, trimmed).
     """
-    nd = _args.spatial_rank(x, fn)
+    nd = _args.window_rank(x, fn, window=window, stride=stride, dilation=dilation, padding=padding)
     _args.check_float(fn, x=x)
     window = _args.as_tuple(window, nd, "window", fn)
     stride = window if stride is None else _args.as_tuple(stride, nd, "stride", fn)
@@ -95,18 +102,22 @@ def avg_pool(x, window, *, stride=None, padding=0, ceil_mode=False, count_includ
     return total / jnp.asarray(count[None, ..., None], x.dtype)
 
 
-def global_avg_pool(x):
-    """Mean over all spatial dims: (N, *spatial, C) -> (N, C)."""
-    nd = _args.spatial_rank(x, "global_avg_pool")
-    _args.check_float("global_avg_pool", x=x)
-    return jnp.mean(x, axis=tuple(range(1, nd + 1)))
+def _global_axes(x, spatial_dims, fn):
+    if not _args.is_int(spatial_dims) or spatial_dims not in (1, 2, 3):
+        raise ValueError(f"{fn}: spatial_dims={spatial_dims!r} must be 1, 2 or 3")
+    _args.check_batched(x, int(spatial_dims), fn, why=f"spatial_dims={spatial_dims}")
+    _args.check_float(fn, x=x)
+    return tuple(range(1, spatial_dims + 1))
 
 
-def global_max_pool(x):
-    """Max over all spatial dims: (N, *spatial, C) -> (N, C)."""
-    nd = _args.spatial_rank(x, "global_max_pool")
-    _args.check_float("global_max_pool", x=x)
-    return jnp.max(x, axis=tuple(range(1, nd + 1)))
+def global_avg_pool(x, *, spatial_dims=2):
+    """Mean over all spatial dims: (N, *spatial, C) -> (N, C); ``spatial_dims`` says how many there are."""
+    return jnp.mean(x, axis=_global_axes(x, spatial_dims, "global_avg_pool"))
+
+
+def global_max_pool(x, *, spatial_dims=2):
+    """Max over all spatial dims: (N, *spatial, C) -> (N, C); ``spatial_dims`` says how many there are."""
+    return jnp.max(x, axis=_global_axes(x, spatial_dims, "global_max_pool"))
 
 
 def _argmax_pick(a, b):
@@ -148,6 +159,13 @@ def max_unpool(y, switches, *, output_shape):
     add, which makes this the exact transpose of the selection: for gradients
     ``g``, ``max_unpool(g, switches)`` equals the gradient of :func:`max_pool`.
 
+    ``output_shape`` must be the shape of the input that was pooled: a switch is
+    a flat index into it, which means nothing in a grid of another shape. For
+    concrete switches, one beyond the grid (an ``output_shape`` too small) is a
+    ``ValueError``; under ``jit`` the switches are traced and cannot be read in
+    Python, so an out-of-range switch makes the whole result NaN instead of
+    being dropped silently.
+
     Args:
       y: (N, *out, C) values to place. switches: (N, *out, C) int flat indices
         from :func:`max_pool_with_argmax`. output_shape: (N, *spatial, C) or ``*spatial``.
@@ -160,14 +178,29 @@ def max_unpool(y, switches, *, output_shape):
         raise ValueError(f"{fn}: switches {tuple(switches.shape)} must have y's shape {tuple(y.shape)}")
     if not jnp.issubdtype(switches.dtype, jnp.integer):
         raise TypeError(f"{fn}: switches must be integer indices, got dtype {switches.dtype}")
+    if isinstance(output_shape, (str, bytes)) or not all(_args.is_int(s) for s in output_shape):
+        raise TypeError(f"{fn}: output_shape={output_shape!r} must be a tuple of ints, (N, *spatial, C) or *spatial")
     output_shape = tuple(int(s) for s in output_shape)
     if len(output_shape) == nd:
         output_shape = (y.shape[0], *output_shape, y.shape[-1])
     if len(output_shape) != nd + 2 or output_shape[0] != y.shape[0] or output_shape[-1] != y.shape[-1]:
         raise ValueError(f"{fn}: output_shape={output_shape} must be (N, *spatial, C) matching y {tuple(y.shape)}")
-    n, c, s = y.shape[0], y.shape[-1], int(np.prod(output_shape[1:-1]))
+    sizes = output_shape[1:-1]
+    if any(n < 1 for n in sizes):
+        raise ValueError(f"{fn}: output_shape={output_shape} must have positive spatial sizes")
+    n, c, s = y.shape[0], y.shape[-1], int(np.prod(sizes))
+    concrete = not isinstance(switches, jax.core.Tracer)
+    if concrete and switches.size:
+        lo, hi = int(np.min(switches)), int(np.max(switches))
+        if lo < 0 or hi >= s:
+            raise ValueError(f"{fn}: switches range over [{lo}, {hi}] but output_shape={output_shape} has {s} "
+                             f"positions per channel: it must be the shape of the input that was pooled")
     vals = y.reshape(n, -1, c)  # (N, P, C)
     idx = switches.reshape(n, -1, c)
     out = jnp.zeros((n, s, c), y.dtype)
     out = out.at[jnp.arange(n)[:, None, None], idx, jnp.arange(c)[None, None, :]].add(vals)
+    if not concrete and jnp.issubdtype(y.dtype, jnp.inexact):
+        # Traced switches cannot be checked in Python: poison the result instead of returning garbage.
+        bad = jnp.any((idx < 0) | (idx >= s))
+        out = jnp.where(bad, jnp.asarray(jnp.nan, y.dtype), out)
     return out.reshape(output_shape)

@@ -1,48 +1,55 @@
-"""Experiments: locate a config file, apply ``--set key=value`` overrides, type-checked.
+"""Experiments: locate a config file, apply ``--set key=value`` overrides, type-checked; :func:`validate`.
 
-An experiment is a module in ``experiments/configs/`` (next to the ``jcnn``
-package) defining ``get_config(arg=None)`` that returns a locked
+An experiment is a module in ``experiments/configs/`` (found in a source
+checkout or in the installed package, see :mod:`jcnn.train.experiment_files`)
+defining ``get_config(arg=None)`` that returns a locked
 ``ml_collections.ConfigDict``; ``NAME:ARG`` passes ``ARG`` (``smoke`` is the CI
 size). Overrides name existing fields only; the value is parsed as a Python
 literal and must match the field's type (an int is accepted for a float field).
+:func:`validate` then checks every field's range (:mod:`jcnn.train.schema`).
+Nothing here imports JAX.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
-import importlib
-import importlib.util
 import pathlib
-import sys
 
 import ml_collections
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-CONFIG_DIR = REPO_ROOT / "experiments" / "configs"
+from jcnn.train import experiment_files
+from jcnn.train.schema import validate
+
+__all__ = ["apply_override", "experiment_names", "experiment_path", "flat_keys", "load", "to_dict", "validate"]
 
 
 def experiment_names() -> list[str]:
-    """Experiments found in ``experiments/configs/`` (every module but ``common``)."""
-    if not CONFIG_DIR.is_dir():
-        return []
-    return sorted(p.stem for p in CONFIG_DIR.glob("*.py") if not p.stem.startswith("_") and p.stem != "common")
+    """The named experiments (every module of ``experiments/configs/`` but ``common``)."""
+    return experiment_files.names()
 
 
-def _import_path(path: pathlib.Path):
-    # Config files import their shared base as ``experiments.configs.common``.
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    if path.parent.resolve() == CONFIG_DIR.resolve():
-        return importlib.import_module(f"experiments.configs.{path.stem}")
-    spec = importlib.util.spec_from_file_location(f"jcnn_config_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def experiment_path(name: str) -> pathlib.Path:
+    """The config file of the named experiment ``name``.
+
+    Raises:
+      ValueError: no experiments folder, or an unknown name (with close matches).
+    """
+    where = experiment_files.config_dir()
+    if where is None:
+        raise ValueError(f"train: {experiment_files.not_found_message()}")
+    known = experiment_names()
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=5, cutoff=0.4)
+        raise ValueError(f"train: unknown experiment {name!r}; close matches: {close or 'none'}; known: {known}")
+    return where / f"{name}.py"
 
 
 def load(experiment: str | None = None, *, path: str | None = None, overrides=()) -> ml_collections.ConfigDict:
     """The config of ``experiment`` (``NAME`` or ``NAME:ARG``) or of the file ``path``, overrides applied.
+
+    Ranges are not checked here (call :func:`validate`), so a config can be
+    loaded, edited and then checked.
 
     Raises:
       ValueError: unknown experiment or field (with close matches), or a malformed override.
@@ -57,12 +64,8 @@ def load(experiment: str | None = None, *, path: str | None = None, overrides=()
     else:
         if not name:
             raise ValueError("train: give an experiment name or --config PATH")
-        file = CONFIG_DIR / f"{name}.py"
-        if name not in experiment_names():
-            close = difflib.get_close_matches(name, experiment_names(), n=5, cutoff=0.4)
-            raise ValueError(f"train: unknown experiment {name!r}; close matches: {close or 'none'}; "
-                             f"known: {experiment_names()}")
-    module = _import_path(file)
+        file = experiment_path(name)
+    module = experiment_files.import_file(file)
     if not hasattr(module, "get_config"):
         raise ValueError(f"train: {file} defines no get_config(arg=None)")
     cfg = module.get_config(arg or None)

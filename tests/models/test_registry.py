@@ -52,3 +52,30 @@ def test_every_registered_model_has_metadata_and_builds_abstractly(name):
     assert _param_count(model) > 0
     if meta.published_params is not None and meta.num_classes is not None:
         assert _param_count(model) == meta.published_params
+
+
+# create's own arguments: checked before anything is built, misspellings answered with the right name.
+CREATE_SLIPS = [
+    (dict(seed=None), TypeError, "create('lenet5'): seed=None must be an int"),
+    (dict(seed=1.5), TypeError, "seed=1.5"),
+    (dict(seed=-1), ValueError, "seed=-1"),
+    (dict(num_clases=10), ValueError, "unknown option 'num_clases'; did you mean 'num_classes'?"),
+    (dict(sed=3), ValueError, "did you mean 'seed'?"),
+    (dict(num_classes=0), ValueError, "num_classes=0 must be a positive int"),
+    (dict(num_classes=True), TypeError, "num_classes=True"),
+    (dict(rngs=None), ValueError, "create builds rngs from seed"),
+]
+
+
+@pytest.mark.parametrize("kwargs, exc, needle", CREATE_SLIPS, ids=[str(c[0]) for c in CREATE_SLIPS])
+def test_create_argument_slips_are_named(kwargs, exc, needle):
+    with pytest.raises(exc) as info:
+        models.create("lenet5", **kwargs)
+    assert type(info.value) is exc and needle in str(info.value), str(info.value)
+
+
+def test_create_refuses_num_classes_for_a_model_without_classes_and_a_name_that_is_not_a_string():
+    with pytest.raises(ValueError, match=r"create\('dcgan_generator'\): this model has no num_classes option"):
+        models.create("dcgan_generator", num_classes=10)
+    with pytest.raises(TypeError, match="name=5 must be a registered model name"):
+        models.create(5)

@@ -52,9 +52,11 @@ def test_max_pool_dilation(window, stride, padding, dilation, ceil_mode):
 def test_pool_1d_3d_match_loop_reference(nd, window, stride, padding, ceil_mode):
     x = _rand(np.random.default_rng(2), 2, *((7, 6, 5) if nd == 3 else (11,)), 3)
     hyper = dict(stride=stride, padding=padding, ceil_mode=ceil_mode)
-    ref.assert_close(jit_call(ops.max_pool, x, window=window, **hyper), ref.max_pool(x, window, **hyper))
+    # An all-int call means 2-D: 1-D and 3-D pooling name their rank with a per-dim window.
+    win = (window,) * nd if isinstance(window, int) else window
+    ref.assert_close(jit_call(ops.max_pool, x, window=win, **hyper), ref.max_pool(x, window, **hyper))
     for cip in (True, False):
-        ref.assert_close(jit_call(ops.avg_pool, x, window=window, count_include_pad=cip, **hyper),
+        ref.assert_close(jit_call(ops.avg_pool, x, window=win, count_include_pad=cip, **hyper),
                          ref.avg_pool(x, window, count_include_pad=cip, **hyper))
 
 
@@ -101,14 +103,14 @@ def test_alexnet_overlapping_pool_sizes(n, ceil_mode, want):
 def test_ceil_mode_drops_a_last_window_that_would_start_in_the_padding():
     """n=5, window 2, stride 2, padding 1: ceil((5+2-2)/2)+1 = 4, but window 4 would start at 6 = n + lo -> 3."""
     x = np.arange(5, dtype=np.float32).reshape(1, 5, 1) + 1
-    y = jit_call(ops.max_pool, x, window=2, stride=2, padding=1, ceil_mode=True)
+    y = jit_call(ops.max_pool, x, window=(2,), stride=2, padding=1, ceil_mode=True)
     np.testing.assert_array_equal(np.asarray(y)[0, :, 0], [1, 3, 5])
-    a = jit_call(ops.avg_pool, x, window=2, stride=2, padding=1, ceil_mode=True)
+    a = jit_call(ops.avg_pool, x, window=(2,), stride=2, padding=1, ceil_mode=True)
     np.testing.assert_allclose(np.asarray(a)[0, :, 0], [0.5, 2.5, 4.5])  # padding counted, overhang never
-    a = jit_call(ops.avg_pool, x, window=2, stride=2, padding=1, ceil_mode=True, count_include_pad=False)
+    a = jit_call(ops.avg_pool, x, window=(2,), stride=2, padding=1, ceil_mode=True, count_include_pad=False)
     np.testing.assert_allclose(np.asarray(a)[0, :, 0], [1, 2.5, 4.5])
     # Without padding the ceil-mode overhang is partial and averaged over the input part only.
-    a = jit_call(ops.avg_pool, x, window=2, stride=2, ceil_mode=True)
+    a = jit_call(ops.avg_pool, x, window=(2,), stride=2, ceil_mode=True)
     np.testing.assert_allclose(np.asarray(a)[0, :, 0], [1.5, 3.5, 5])
 
 
@@ -175,8 +177,9 @@ def test_pool_float64_under_enable_x64():
 def test_global_pools(shape):
     x = _rand(np.random.default_rng(10), *shape)
     axes = tuple(range(1, len(shape) - 1))
-    ref.assert_close(jit_call(ops.global_avg_pool, x), x.astype(np.float64).mean(axes))
-    np.testing.assert_array_equal(np.asarray(jit_call(ops.global_max_pool, x)), x.max(axes))
+    nd = len(shape) - 2
+    ref.assert_close(jit_call(ops.global_avg_pool, x, spatial_dims=nd), x.astype(np.float64).mean(axes))
+    np.testing.assert_array_equal(np.asarray(jit_call(ops.global_max_pool, x, spatial_dims=nd)), x.max(axes))
 
 
 # ----------------------------------------------------------------------------
@@ -205,7 +208,7 @@ def test_switches_ties_go_to_the_first_index():
 
 
 def test_switches_1d_and_3d():
-    for shape, window in (((2, 9, 2), 3), ((1, 4, 6, 4, 2), 2)):
+    for shape, window in (((2, 9, 2), (3,)), ((1, 4, 6, 4, 2), (2, 2, 2))):
         x = _rand(np.random.default_rng(12), *shape)
         y, sw = jit_call(ops.max_pool_with_argmax, x, window=window)
         flat = x.reshape(shape[0], -1, shape[-1])
@@ -238,6 +241,26 @@ def test_max_unpool_places_values_exactly():
     # Reading the unpooled map back at the switches returns y bit for bit.
     back = np.take_along_axis(up.reshape(1, -1, 2), np.asarray(sw).reshape(1, -1, 2), axis=1)
     np.testing.assert_array_equal(back, np.asarray(y).reshape(1, -1, 2))
+
+
+def test_max_unpool_with_a_too_small_output_shape_is_nan_under_jit():
+    """Traced switches cannot be checked in Python: a result that would be garbage is NaN instead."""
+    x = _rand(np.random.default_rng(23), 1, 8, 8, 2)
+    y, sw = ops.max_pool_with_argmax(x, 2)
+    small = jax.jit(lambda a, s: ops.max_unpool(a, s, output_shape=(4, 4)))(y, sw)
+    assert small.shape == (1, 4, 4, 2) and np.isnan(np.asarray(small)).all()
+    fits = np.asarray(jax.jit(lambda a, s: ops.max_unpool(a, s, output_shape=(8, 8)))(y, sw))
+    assert not np.isnan(fits).any()
+    np.testing.assert_array_equal(np.take_along_axis(fits.reshape(1, -1, 2), np.asarray(sw).reshape(1, -1, 2), 1),
+                                  np.asarray(y).reshape(1, -1, 2))
+
+
+def test_unbatched_image_is_refused_not_pooled_along_its_rows():
+    """Before: max_pool on (H, W, C) read H as the batch and pooled W alone, a silently wrong (8, 4, 3)."""
+    img = _rand(np.random.default_rng(24), 8, 8, 3)
+    with pytest.raises(ValueError, match="lacks the batch dim"):
+        ops.max_pool(img, 2)
+    ref.assert_close(ops.max_pool(img[None], 2)[0], ref.max_pool(img[None], 2)[0])
 
 
 # ----------------------------------------------------------------------------
@@ -277,7 +300,7 @@ def _eqns(jaxpr):
 def test_pool_lowers_to_one_reduce_window_and_no_transpose(op, prim, nd):
     x = jnp.zeros((2, *(7,) * nd, 4))
     pin = {"impl": "xla"} if op is ops.max_pool else {}  # auto adds a CPU branch (test below)
-    names = [e.primitive.name for e in _eqns(jax.make_jaxpr(lambda x_: op(x_, 3, stride=2, ceil_mode=True, **pin))(x).jaxpr)]
+    names = [e.primitive.name for e in _eqns(jax.make_jaxpr(lambda x_: op(x_, (3,) * nd, stride=2, ceil_mode=True, **pin))(x).jaxpr)]
     assert names.count(prim) == 1, names
     assert "transpose" not in names, names
 
@@ -339,8 +362,8 @@ GRAD_CONFIGS = [
     ((2, 7, 7, 2), 2, 2, 0, 1, True),  # ceil mode, tiled
     ((2, 8, 8, 1), 3, 3, 1, 1, True),
     ((2, 6, 6, 1), 2, 2, "same", 1, False),
-    ((3, 13, 2), 3, 2, 1, 1, True),  # 1D
-    ((1, 5, 6, 5, 2), 2, 2, 0, 1, False),  # 3D
+    ((3, 13, 2), (3,), 2, 1, 1, True),  # 1D: a per-dim window names the rank
+    ((1, 5, 6, 5, 2), (2, 2, 2), 2, 0, 1, False),  # 3D
     ((1, 6, 5, 6, 1), (3, 2, 2), (2, 1, 2), 1, 1, False),
 ]
 

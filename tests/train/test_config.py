@@ -65,7 +65,7 @@ def test_unknown_experiment_close_matches():
 
 
 def test_config_path(tmp_path):
-    cfg = config.load(path=str(config.CONFIG_DIR / "lenet5_mnist.py"))
+    cfg = config.load(path=str(config.experiment_path("lenet5_mnist")))
     assert cfg.model.name == "lenet5_modern"
 
 
