@@ -1,6 +1,6 @@
 """An ImageNet-1k classifier with imported weights (torchvision or timm): the config `jcnn weights import` stores.
 
-``imagenet_pretrained:NAME`` is NAME (a model of ``jcnn.models.weights.SUPPORTED``) at 1000
+``imagenet_pretrained:NAME`` (``NAME,smoke`` for the CI size) is NAME (a model of ``jcnn.models.weights.SUPPORTED``) at 1000
 classes with its registry preprocessing (mean/std, 256 -> 224 evaluation crop); the checkpoint
 written by
 
@@ -17,21 +17,22 @@ from jcnn.models import weights
 
 
 def get_config(arg=None):
-    name = arg or "resnet50"
+    """``arg``: a supported model name (default resnet50), ``smoke`` or ``NAME,smoke`` for the CI size."""
+    parts = [p for p in (arg or "").split(",") if p]
+    smoke = "smoke" in parts
+    names = [p for p in parts if p != "smoke"]
+    if len(names) > 1:
+        raise ValueError(f"imagenet_pretrained: setting {arg!r}: give one model name, optionally with ',smoke'")
+    name = names[0] if names else ("resnet18" if smoke else "resnet50")
     weights.check_supported(name, "imagenet_pretrained")
-    meta = models.info(name)
-    cfg = common.base()
-    cfg.model.name = name
-    cfg.model.num_classes = meta.num_classes
-    cfg.data.name = "imagenet2012"
-    cfg.data.eval_split = "validation"
-    cfg.data.augment = f"crop({meta.input_shape[0]})|flip_lr"
-    cfg.data.mean, cfg.data.std = meta.mean, meta.std
-    cfg.train.steps = 5000
-    cfg.train.batch_size = 256
+    cfg = common.imagenet(name, batch_size=256, steps=5000)
     cfg.optimizer.name = "sgd"
     cfg.optimizer.lr = 1e-3  # fine-tuning: a small step from trained weights
+    cfg.optimizer.momentum = 0.9
     cfg.optimizer.weight_decay = 1e-4
     cfg.schedule.name = "cosine"
-    cfg.eval.batch_size = 250
+    cfg.eval.every = 1000
+    cfg.checkpoint.every = 1000
+    if smoke:
+        common.imagenet_smoke(cfg, image_size=64)
     return common.lock(cfg)
