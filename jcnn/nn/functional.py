@@ -45,7 +45,7 @@ def apply(graphdef, state, x, *, train=False, rngs=None, **kwargs):
             new.append(nnx.state(model, nnx.Any(*types) if types else nnx.Nothing))
         else:
             # A pure dict: the same paths, read from the updated model.
-            pure = pure if pure is not None else nnx.state(model).to_pure_dict()
+            pure = pure if pure is not None else nnx.to_pure_dict(nnx.state(model))
             new.append(jax.tree_util.tree_map_with_path(lambda path, _: _lookup(pure, path), s))
     return y, tuple(new) if isinstance(state, tuple) else new[0]
 

@@ -38,7 +38,7 @@ class Net:
 def split(model):
     """``model -> (graphdef, params, batch_stats, rest)``, the three states as pure dicts."""
     graphdef, params, batch_stats, rest = nnx.split(model, nnx.Param, nnx.BatchStat, ...)
-    return graphdef, params.to_pure_dict(), batch_stats.to_pure_dict(), rest.to_pure_dict()
+    return graphdef, nnx.to_pure_dict(params), nnx.to_pure_dict(batch_stats), nnx.to_pure_dict(rest)
 
 
 def build_model(cfg, name: str, *, seed: int, kwargs=None):

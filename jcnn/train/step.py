@@ -171,7 +171,7 @@ def make_classify_steps(cfg, net, tx, lr_schedule):
         updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
         new_state = dict(state, step=state["step"] + 1, params=params, opt_state=opt_state, batch_stats=stats)
-        metrics = {"loss": loss, "accuracy": acc, "grad_norm": optax.global_norm(grads), "lr": lr_schedule(step)}
+        metrics = {"loss": loss, "accuracy": acc, "grad_norm": optax.tree.norm(grads), "lr": lr_schedule(step)}
         return new_state, {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
 
     def eval_step(state, batch):
