@@ -23,7 +23,8 @@ PLATFORMS = ("cuda", "tpu")
 GANS = {"dcgan_generator": "dcgan_discriminator", "dcgan_generator_64": "dcgan_discriminator_64"}
 CLASSIFIERS = [n for n in models.names() if n not in GANS and n not in GANS.values()]
 # The deepest networks take longest to trace; CI still runs them.
-SLOW = {"resnet101", "resnet152", "resnet110", "vgg19", "vgg19_bn", "googlenet"}
+SLOW = {"resnet34", "resnet50", "resnet101", "resnet152", "resnet32", "resnet44", "resnet56", "resnet110",
+        "mobilenet_v1", "mobilenet_v2", "googlenet"}
 ALLOWED_CUSTOM_CALLS = {"Sharding", "SPMDFullToShardShape", "SPMDShardToFullShape"}
 
 
