@@ -13,7 +13,7 @@ into bfloat16, so every layer runs its convolution or matrix product in
 bfloat16 on its float32 parameters cast at the call (:mod:`jcnn.nn`);
 BatchNorm statistics and normalisation, the softmax and the loss are float32;
 gradients arrive in float32 through those casts. No loss scaling: bfloat16 has
-float32's exponent range (only float16 would need it).
+float32's exponent range (Kalamkar et al. 2019; only float16 needs it).
 
 Gradient accumulation (``train.accum_steps = k``): the global batch is split
 into k micro-batches of N / k examples, run one after another in a
@@ -23,9 +23,9 @@ Micro-batch ``i`` takes rows ``i, i + k, i + 2k, ...``: each device's
 contiguous shard of the batch holds an equal part of every micro-batch, so no
 data moves between devices. Without BatchNorm this is the big batch's maths
 exactly (up to float summation order). With BatchNorm, each micro-batch is
-normalised with its own moments (a "ghost batch" of N / k, Hoffer et al. 2017,
-section 4; the same as per-device BN under data parallelism, Goyal et al.
-2017, section 5.1), and the running statistics are updated k times per step,
+normalised with its own moments (a "ghost batch" of N / k, Hoffer et al.
+2017; the same as per-device BN under data parallelism, Goyal et al. 2017,
+section 2.3), and the running statistics are updated k times per step,
 once per micro-batch, as k small steps would; the gradient therefore differs
 from the big batch's by the difference between micro- and whole-batch moments.
 """
