@@ -120,6 +120,7 @@ def test_accumulation_without_batchnorm_is_the_big_batch():
             np.testing.assert_allclose(float(b[k]), float(a[k]), rtol=1e-5, err_msg=k)
 
 
+@pytest.mark.slow  # three ResNet-20 compilations
 def test_accumulation_with_batchnorm_is_ghost_batches():
     # With BN each micro-batch is normalised on its own moments and the running statistics are updated
     # once per micro-batch: the hand-written reference does exactly that (rows i::k, mean gradient).
