@@ -47,6 +47,9 @@ def base() -> ml_collections.ConfigDict:
     cfg.train = ml_collections.ConfigDict()
     cfg.train.steps = 1000
     cfg.train.batch_size = 128  # global, over all devices and hosts
+    # Gradient accumulation: the batch runs as this many equal micro-batches whose mean gradient
+    # makes one update (the paper's batch on a device too small for it); BN sees micro-batches.
+    cfg.train.accum_steps = 1
     cfg.train.log_every = 50
     cfg.train.precision = "float32"  # or "bfloat16": compute in bf16, parameters stay float32
     cfg.train.label_smoothing = 0.0
@@ -72,10 +75,12 @@ def base() -> ml_collections.ConfigDict:
     cfg.optimizer.decay = 0.9  # rmsprop's moving-average decay
 
     cfg.schedule = ml_collections.ConfigDict()
-    cfg.schedule.name = "constant"  # constant, step, cosine
+    cfg.schedule.name = "constant"  # constant, step, cosine, exponential
     cfg.schedule.warmup_steps = 0  # linear warm-up from 0 before the schedule
     cfg.schedule.boundaries = (0,)  # step: multiply by `factor` at each of these steps
-    cfg.schedule.factor = 0.1
+    cfg.schedule.factor = 0.1  # step: per boundary; exponential: per decay_steps steps
+    cfg.schedule.decay_steps = 1  # exponential: lr * factor ** (step / decay_steps)
+    cfg.schedule.staircase = False  # exponential: factor ** floor(step / decay_steps)
     cfg.schedule.alpha = 0.0  # cosine: final lr as a fraction of the peak
 
     cfg.eval = ml_collections.ConfigDict()

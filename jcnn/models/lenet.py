@@ -55,9 +55,10 @@ class ConnectionTableConv(nnx.Module):
 
     def __call__(self, x):
         k = self.kernel_size
-        full = jnp.zeros((k, k, self.in_channels, self.out_channels), self.kernel.dtype)
-        full = full.at[:, :, self.rows, self.cols].set(self.kernel[...])  # (K, K, C_in, C_out)
-        return ops.conv(x, full, self.bias[...])
+        # Compute in the input's dtype, as jcnn.nn's layers do (float32 parameters, bf16 compute).
+        full = jnp.zeros((k, k, self.in_channels, self.out_channels), x.dtype)
+        full = full.at[:, :, self.rows, self.cols].set(self.kernel[...].astype(x.dtype))  # (K, K, C_in, C_out)
+        return ops.conv(x, full, self.bias[...].astype(x.dtype))
 
 
 class LeNet5(nnx.Module):

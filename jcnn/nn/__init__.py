@@ -1,7 +1,10 @@
 """Flax NNX modules that own parameters and call :mod:`jcnn.ops`; blocks built from them.
 
 Modules add parameters, not maths. Train/eval mode with ``model.train()`` /
-``model.eval()``; the functional view is :func:`apply`.
+``model.eval()``; the functional view is :func:`apply`. Mixed precision: a
+layer computes in its input's floating dtype unless built with ``dtype=``, so
+bfloat16 input runs a model in bfloat16 on its float32 parameters (BatchNorm
+keeps its statistics and normalisation in float32).
 """
 
 from flax.nnx import Sequential

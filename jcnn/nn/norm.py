@@ -20,6 +20,14 @@ class BatchNorm(nnx.Module):
     uses the running statistics. The maths is :func:`jcnn.ops.batch_norm_train` (training)
     and :func:`jcnn.ops.batch_norm` (evaluation).
 
+    Precision: statistics, normalisation and the float32 ``scale``/``bias``
+    are computed in float32 whatever the input dtype (mixed precision keeps
+    BatchNorm in float32); the output has ``dtype``, or the input's dtype.
+    Training mode wants many values per channel (N * H * W): with 2, each
+    normalised value is +-d / sqrt(d^2 + eps) for their half-difference d,
+    whose derivative reaches 1 / sqrt(eps) where the two nearly agree, and a
+    deep network's gradient explodes (a 1x1 last stage at batch 2).
+
     Call: ``x`` (N, *spatial, C) or (N, C) -> same shape.
     """
 

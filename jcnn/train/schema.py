@@ -24,7 +24,7 @@ import ml_collections
 # The names the trainer accepts. jcnn.train.optim and jcnn.train.step resolve the
 # same names (tests/train/test_config.py checks that the lists agree).
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-SCHEDULES = ("constant", "step", "cosine")
+SCHEDULES = ("constant", "step", "cosine", "exponential")
 PRECISIONS = ("float32", "bfloat16")
 TASKS = ("classify", "gan")
 ATTACKS = ("fgsm", "pgd")
@@ -152,6 +152,7 @@ RULES: dict[str, Rule] = {
     "train.steps": _int(1),
     "train.batch_size": _int(1),
     "train.log_every": _int(1),
+    "train.accum_steps": _int(1),  # must also divide train.batch_size (checked by jcnn.train.step.check)
     "train.precision": _choice(*PRECISIONS),
     "train.label_smoothing": _float(0, 1, hi_open=True),
     "train.grad_clip": _float(0),
@@ -173,6 +174,8 @@ RULES: dict[str, Rule] = {
     "schedule.boundaries": Rule("ints", 0, ascending=True),
     "schedule.factor": _float(0, lo_open=True),
     "schedule.alpha": _float(0, 1),
+    "schedule.decay_steps": _int(1),
+    "schedule.staircase": Rule("bool"),
     "eval.every": _int(0),
     "eval.batch_size": _int(1),
     "eval.max_batches": _int(0),

@@ -3,7 +3,8 @@
 ``nnx.split(model, nnx.Param, nnx.BatchStat, ...)`` gives a graphdef (static,
 closed over by the jitted step) and three states, kept as pure dicts:
 
-- ``params``: trainable parameters (float32 always);
+- ``params``: trainable parameters (float32 always; mixed precision casts
+  them inside each layer, see :mod:`jcnn.train.step`);
 - ``batch_stats``: BatchNorm running statistics;
 - the rest (``RngKey``/``RngCount`` of dropout streams): never checkpointed;
   the step reseeds every dropout stream from ``fold_in(key(seed), step)``, so
@@ -11,7 +12,8 @@ closed over by the jitted step) and three states, kept as pure dicts:
 
 The state is a dict ``{"step", "params", "batch_stats", "opt_state", "rngs"}``;
 for a GAN each of params/batch_stats/opt_state/rngs is ``{"g": ..., "d": ...}``.
-Everything but ``rngs`` is saved in checkpoints (:func:`saved`).
+Everything but ``rngs`` is saved in checkpoints (:func:`saved`). The steps
+run a network on these pure dicts with :func:`jcnn.nn.apply`.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class Net:
 def split(model):
     """``model -> (graphdef, params, batch_stats, rest)``, the three states as pure dicts."""
     graphdef, params, batch_stats, rest = nnx.split(model, nnx.Param, nnx.BatchStat, ...)
-    return graphdef, params.to_pure_dict(), batch_stats.to_pure_dict(), rest.to_pure_dict()
+    return graphdef, nnx.to_pure_dict(params), nnx.to_pure_dict(batch_stats), nnx.to_pure_dict(rest)
 
 
 def build_model(cfg, name: str, *, seed: int, kwargs=None):
@@ -82,17 +84,3 @@ def saved(state) -> dict:
 def num_params(params) -> int:
     return sum(int(x.size) for x in jax.tree.leaves(params))
 
-
-def run_model(net: Net, params, batch_stats, rngs, x, *, train: bool, key=None):
-    """Call a split model as a pure function: ``-> (y, new_batch_stats)``.
-
-    ``key`` reseeds every dropout stream first (training); the returned batch
-    statistics have ``batch_stats``' structure (unchanged in evaluation).
-    """
-    model = nnx.merge(net.graphdef, params, batch_stats, rngs, copy=True)
-    model.train() if train else model.eval()
-    if key is not None and rngs:
-        nnx.reseed(model, dropout=key)
-    y = model(x)
-    new_stats = nnx.state(model, nnx.BatchStat).to_pure_dict() if batch_stats else batch_stats
-    return y, new_stats

@@ -226,3 +226,51 @@ def test_mixed_precision_keeps_float32_params():
     layer = nn.Conv(2, 3, kernel_size=3, dtype=jnp.bfloat16, rngs=nnx.Rngs(0))
     y = layer(jnp.ones((1, 5, 5, 2)))
     assert y.dtype == jnp.bfloat16 and layer.kernel.dtype == jnp.float32
+
+
+def test_layers_compute_in_their_input_dtype():
+    # dtype=None: a bfloat16 input runs the product in bfloat16 on the float32 parameters cast at the call.
+    x = np.random.default_rng(0).normal(size=(2, 5, 5, 2)).astype(np.float32)
+    xb = jnp.asarray(x, jnp.bfloat16)
+    for layer, inp in ((nn.Conv(2, 3, kernel_size=3, rngs=nnx.Rngs(0)), xb),
+                       (nn.ConvTranspose(2, 3, kernel_size=3, stride=2, rngs=nnx.Rngs(0)), xb),
+                       (nn.Dense(2, 3, rngs=nnx.Rngs(0)), xb[:, 0, 0])):
+        g, params = nnx.split(layer)
+        assert layer.kernel.dtype == jnp.float32
+        y = layer(inp)
+        assert y.dtype == jnp.bfloat16
+        # Same numbers as float32 maths on the bf16-rounded inputs, up to bf16 output rounding.
+        xf = np.asarray(inp.astype(jnp.float32))
+        yf = layer(jnp.asarray(xf, jnp.float32))
+        assert yf.dtype == jnp.float32
+        np.testing.assert_allclose(np.asarray(y, np.float32), np.asarray(yf), rtol=2e-2, atol=2e-2)
+        grads = jax.grad(lambda p: jnp.sum(nn.apply(g, p, inp)[0].astype(jnp.float32)))(params)
+        assert all(v.dtype == jnp.float32 for v in jax.tree.leaves(grads))
+
+
+def test_batchnorm_keeps_float32_statistics_for_bfloat16_input():
+    x = np.random.default_rng(1).normal(3.0, 2.0, size=(4, 3, 3, 2)).astype(np.float32)
+    xb = jnp.asarray(x, jnp.bfloat16)
+    xr = np.asarray(xb.astype(jnp.float32), np.float64)  # the values the layer sees
+    bn = nn.BatchNorm(2, momentum=0.5)
+    y = bn(xb)
+    assert y.dtype == jnp.bfloat16 and bn.mean.dtype == jnp.float32 and bn.var.dtype == jnp.float32
+    mean, var = xr.mean((0, 1, 2)), xr.var((0, 1, 2))
+    np.testing.assert_allclose(np.asarray(bn.mean[...]), 0.5 * mean, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(bn.var[...]), 0.5 + 0.5 * var * 36 / 35, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(y, np.float32), (xr - mean) / np.sqrt(var + 1e-5), rtol=1e-2, atol=1e-2)
+
+
+def test_apply_on_pure_dicts_returns_pure_dicts():
+    # The training state holds pure dicts (checkpoint-friendly): apply takes and returns them.
+    graphdef, params, stats, rest = nnx.split(_Net(nnx.Rngs(params=0, dropout=1)), nnx.Param, nnx.BatchStat, ...)
+    pure = tuple(nnx.to_pure_dict(s) for s in (params, stats, rest))
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(2, 6, 6, 1)), jnp.float32)
+    y, new = jax.jit(lambda s, x: nn.apply(graphdef, s, x, train=True, rngs=jax.random.key(0)))(pure, x)
+    ys, new_states = nn.apply(graphdef, (params, stats, rest), x, train=True, rngs=jax.random.key(0))
+    np.testing.assert_allclose(np.asarray(y), np.asarray(ys), rtol=1e-6, atol=1e-6)  # jit vs eager: last bits
+    assert all(isinstance(s, dict) for s in new)
+    assert jax.tree.structure(new) == jax.tree.structure(pure)
+    want = nnx.to_pure_dict(new_states[1])
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6), new[1], want)
+    assert not np.array_equal(np.asarray(new[1]["bn"]["mean"]), np.asarray(pure[1]["bn"]["mean"]))
