@@ -36,7 +36,7 @@ CONFIGS = [
     ("3d_blocked", (33, 4, 5, 4, 3 + 2), (2, 3, 3), 1, 4, (1, 2, 1), 1, 1),
     ("3d_1x1", (2, 3, 4, 5, 6), (1, 1, 1), 1, 4, 1, 0, 1),
 ]
-IMPLS = ["auto", "im2col", "shift", "matmul", "depthwise", "blocked"]
+IMPLS = ["auto", "onednn", "im2col", "shift", "matmul", "depthwise", "blocked"]
 
 
 def _data(xshape, kernel, groups, c_out, dtype=jnp.float32, seed=0):
