@@ -15,7 +15,8 @@ CIFAR ResNet-20 option A; batch 128, SGD) in plain JAX and in PyTorch eager
   ``batch_norm_train`` with its hand-written backward;
 - ``onednn``: the same ops with every convolution on oneDNN
   (``conv(impl='onednn')``, the extension in ``jcnn/ops/_onednn``; the column
-  is left out when it is not built).
+  is left out when it is not built); ``onednn_1t``: the same with oneDNN on
+  one OpenMP thread per call instead of one per core.
 The machine's load average is printed at start and end: other processes on a
 2-core box skew these numbers badly, so compare ratios from one run.
 
@@ -65,19 +66,29 @@ LAYERS = {
 STOCK_OPTIONS = {_xla_cpu.YNN_FLAG: "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION,"
                                     "LIBRARY_FUSION_TYPE_REDUCE"}
 # variant: (impl for jcnn's ops, compiler options)
-VARIANTS = {"stock": ("xla", STOCK_OPTIONS), "xla": ("xla", None), "auto": ("auto", None), "onednn": ("onednn", None)}
+VARIANTS = {"stock": ("xla", STOCK_OPTIONS), "xla": ("xla", None), "auto": ("auto", None), "onednn": ("onednn", None),
+            "onednn_1t": ("onednn", None)}
+# oneDNN's OpenMP threads per variant (0: one per core, the default); set around every call.
+THREADS = {"onednn_1t": 1}
 
 
-@contextlib.contextmanager
 def _variant(variant):
     """While tracing the ``auto`` column, hide the oneDNN extension from ``impl='auto'``'s choice."""
-    real = _onednn.available
-    if variant == "auto":
-        _onednn.available = lambda: False
-    try:
-        yield
-    finally:
-        _onednn.available = real
+    return _onednn.disabled() if variant == "auto" else contextlib.nullcontext()
+
+
+def _with_threads(fn, variant):
+    if variant not in THREADS:
+        return fn
+
+    def run():
+        _onednn.set_threads(THREADS[variant])
+        try:
+            return fn()
+        finally:
+            _onednn.set_threads(_onednn.threads())
+
+    return run
 
 
 def _chosen(x, w, padding, groups):
@@ -122,6 +133,7 @@ def jax_layer(shape, variant):
     dw = _jit(lambda x, w, dy: jax.vjp(lambda w: f(x, w), w)[1](dy)[0], variant)
     fns = {"fwd": lambda: fwd(x, w).block_until_ready(), "dx": lambda: dx(x, w, dy).block_until_ready(),
            "dw": lambda: dw(x, w, dy).block_until_ready()}
+    fns = {k: _with_threads(fn, variant) for k, fn in fns.items()}
     with _variant(variant):  # jit traces on the first call
         for fn in fns.values():
             fn()
@@ -259,6 +271,7 @@ def jax_train_step(model, variant, batch):
         state["p"], l = step(state["p"], x, y)
         l.block_until_ready()
 
+    run = _with_threads(run, variant)
     with _variant(variant):
         run()
     return run
@@ -343,7 +356,7 @@ def main():
         "jcnn_xla_cpu": _xla_cpu.status, "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
     print(json.dumps(info))
-    variants = [v for v in VARIANTS if v != "onednn" or _onednn.available()]
+    variants = [v for v in VARIANTS if not v.startswith("onednn") or _onednn.available()]
     info["onednn"] = _onednn.status()
     names = args.layers.split(",") if args.layers else list(LAYERS)
     layers = []
@@ -371,25 +384,27 @@ def main():
             print(f"{model}: " + "  ".join(f"{k} {row[k]:.0f} img/s" for k in (*variants, "torch") if k in row),
                   flush=True)
     info["load_end"] = os.getloadavg()
-    print("load_end", info["load_end"])
-    result = {"info": info, "layers": layers, "steps": steps}
-    if args.out:
-        with open(args.out, "w") as f:
+    write_results({"info": info, "layers": layers, "steps": steps}, markdown, args.out, args.md)
+
+
+def write_results(result, markdown_fn, out=None, md=None):
+    """Print the Markdown of ``result``; write it to ``md`` and the JSON to ``out`` when given."""
+    if out:
+        with open(out, "w") as f:
             json.dump(result, f, indent=1)
-    md = markdown(result)
-    print(md)
-    if args.md:
-        with open(args.md, "w") as f:
-            f.write(md)
+    text = markdown_fn(result)
+    print(text)
+    if md:
+        with open(md, "w") as f:
+            f.write(text)
 
 
 def markdown(result):
     info, layers, steps = result["info"], result["layers"], result["steps"]
-    cols = [k for k in ("stock", "xla", "auto", "onednn", "torch") if any(k in r for r in layers + steps)]
-    mine = [k for k in ("auto", "onednn") if k in cols]
+    cols = [k for k in ("stock", "xla", "auto", "onednn", "onednn_1t", "torch") if any(k in r for r in layers + steps)]
+    mine = [k for k in ("auto", "onednn", "onednn_1t") if k in cols]
     # Ratios: the stock column's time over ours, and torch's over ours (> 1: jcnn is faster).
-    refs = [r for r in ("stock", "torch") if r in cols]
-    ratio_cols = [(m, r) for m in mine for r in refs]
+    ratio_cols = [("auto", "stock")] + [(m, "torch") for m in mine if "torch" in cols]
     lines = [f"jax {info['jax']}, torch {info['torch']}, {info['cpus']} CPUs, backend {info['backend']}, "
              f"jcnn XLA-CPU setting: {info.get('jcnn_xla_cpu')}, oneDNN: {info.get('onednn')}; "
              f"load average start {tuple(round(v, 2) for v in info['load_start'])}, "

@@ -41,35 +41,19 @@ import tempfile
 import time
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 import optax
 from flax import nnx
 
 import jcnn.models
 from jcnn.ops import _onednn
 
-try:
-    import torch
-    from conv_cpu import torch_train_step  # the same LeNet-5 / ResNet-20 in PyTorch, channels_last
-except ImportError:
-    torch = None
+# Beside this file: timing in turns, output, and the same LeNet-5 / ResNet-20 in PyTorch eager (channels_last).
+from conv_cpu import interleaved_ms, torch, torch_train_step, write_results
 
 CATEGORIES = ("conv fwd", "conv dx", "conv dw", "conv dx+dw", "batch norm", "pooling", "dense", "elementwise/loss",
               "optimizer", "copies/layout", "outside ops")
 BATCH = 128
 TORCH_NAMES = {"lenet5_modern": "lenet5", "resnet20": "resnet20"}
-
-
-@contextlib.contextmanager
-def hidden_onednn(hide):
-    real = _onednn.available
-    if hide:
-        _onednn.available = lambda: False
-    try:
-        yield
-    finally:
-        _onednn.available = real
 
 
 def jax_step(name, hide_onednn):
@@ -89,7 +73,7 @@ def jax_step(name, hide_onednn):
         opt.update(model, grads)
         return value
 
-    with hidden_onednn(hide_onednn):
+    with _onednn.disabled() if hide_onednn else contextlib.nullcontext():
         hlo = step.lower(model, opt, x, y).compile().as_text()
         step(model, opt, x, y).block_until_ready()
     return (lambda: step(model, opt, x, y).block_until_ready()), hlo
@@ -251,16 +235,6 @@ def profile_torch(run, steps):
     return dict(ms), wall
 
 
-def interleaved_wall(runs, reps):
-    ts = {k: [] for k in runs}
-    for _ in range(reps):
-        for k, run in runs.items():
-            t = time.perf_counter()
-            run()
-            ts[k].append((time.perf_counter() - t) * 1e3)
-    return {k: float(np.median(v)) for k, v in ts.items()}
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="lenet5_modern,resnet20", help="comma-separated registered model names")
@@ -284,7 +258,7 @@ def main():
         if torch is not None and name in TORCH_NAMES:
             runs["torch"] = torch_train_step(TORCH_NAMES[name], BATCH)
             runs["torch"]()
-        wall = interleaved_wall(runs, args.reps)
+        wall = interleaved_ms(runs, args.reps, warmup=0)
         row = {"model": name, "wall_ms": wall, "profile": {}}
         for k, (run, hlo) in columns.items():
             row["profile"][k] = profile_jax(run, hlo, args.steps, kernel_shapes)[0]
@@ -293,15 +267,7 @@ def main():
         results.append(row)
         print(json.dumps(row), flush=True)
     info["load_end"] = os.getloadavg()
-    result = {"info": info, "models": results}
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=1)
-    md = markdown(result)
-    print(md)
-    if args.md:
-        with open(args.md, "w") as f:
-            f.write(md)
+    write_results({"info": info, "models": results}, markdown, args.out, args.md)
 
 
 def markdown(result):

@@ -167,3 +167,16 @@ def test_build_without_cmake_is_one_line_and_status_2(monkeypatch, capsys):
     assert build.main([]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["jcnn.ops._onednn.build: cmake not found (pip install cmake)"]
+
+
+@needs_onednn
+def test_repeated_calls_are_bit_identical():
+    """jcnn's determinism contract: same inputs, same process or not, same bits (oneDNN's reductions are ordered)."""
+    rng = np.random.default_rng(13)
+    x, w = jnp.asarray(rng.standard_normal((64, 16, 16, 16)), jnp.float32), jnp.asarray(
+        rng.standard_normal((3, 3, 16, 16)), jnp.float32)
+    f = jax.jit(jax.grad(lambda x, w: jnp.sum(jnp.sin(conv(x, w, padding=1, impl="onednn"))), argnums=(0, 1)))
+    first = [np.asarray(g) for g in f(x, w)]
+    for _ in range(3):
+        for g, r in zip(f(x, w), first):
+            np.testing.assert_array_equal(np.asarray(g), r)

@@ -16,6 +16,7 @@ logger) says why.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -74,8 +75,23 @@ def _loaded():
 
 
 def available() -> bool:
-    """Whether the oneDNN extension is loaded and its FFI targets registered in this process."""
-    return _loaded() is not None
+    """Whether the oneDNN extension is loaded and its FFI targets registered (and not :func:`disabled`)."""
+    return _loaded() is not None and not _state.get("disabled", False)
+
+
+@contextlib.contextmanager
+def disabled():
+    """While active, :func:`available` is False: ``impl='auto'`` traced inside chooses as without the extension.
+
+    For benchmarks that compare jcnn with and without oneDNN in one process.
+    """
+    _loaded()
+    old = _state.get("disabled", False)
+    _state["disabled"] = True
+    try:
+        yield
+    finally:
+        _state["disabled"] = old
 
 
 def status() -> str:
@@ -90,6 +106,12 @@ def threads() -> int:
     if not value.isdigit():
         raise ValueError(f"jcnn: {THREADS_ENV}={value!r} must be a non-negative int")
     return int(value)
+
+
+def set_threads(n: int) -> None:
+    """Set the OpenMP threads of later oneDNN calls in this process (0: one per core); for benchmarks."""
+    if _loaded() is not None:
+        _state["lib"].jcnn_onednn_set_num_threads(int(n))
 
 
 def supports(x, w, cfg) -> bool:
