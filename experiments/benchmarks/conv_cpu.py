@@ -113,10 +113,14 @@ def interleaved_ms(fns, reps, warmup=2):
     ts = {k: [] for k in fns}
     for _ in range(reps):
         for k, fn in fns.items():
-            t = time.perf_counter()
+            t = CLOCK[0]()
             fn()
-            ts[k].append(time.perf_counter() - t)
+            ts[k].append(CLOCK[0]() - t)
     return {k: float(np.median(v) * 1e3) for k, v in ts.items()}
+
+
+# The clock of interleaved_ms: wall time, or with --cpu-time the CPU time of all the process's threads.
+CLOCK = [time.perf_counter]
 
 
 def jax_layer(shape, variant):
@@ -183,7 +187,7 @@ def layer_flops(shape):
 
 def _max_pool(x, impl):
     # impl='xla': one reduce_window, autodiff'd (select_and_scatter); 'auto': jcnn's CPU gradient.
-    return ops.max_pool(x, 2, impl=impl)
+    return ops.max_pool(x, 2, impl="xla" if impl == "xla" else "auto")
 
 
 def lenet_init(key):
@@ -346,7 +350,21 @@ def main():
     ap.add_argument("--md", default=None, help="write a Markdown table here")
     ap.add_argument("--layers", default=None, help="comma-separated subset of the layer names")
     ap.add_argument("--no-steps", action="store_true", help="skip the whole training steps")
+    ap.add_argument("--one-thread", action="store_true",
+                    help="XLA, PyTorch and oneDNN on one thread each (set before JAX's backend starts)")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time the process's CPU time, not wall time: with --one-thread, the work each column "
+                         "does, nearly independent of other processes' load")
     args = ap.parse_args()
+    if args.one_thread:
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                                   + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
+        os.environ[_onednn.THREADS_ENV] = "1"
+        VARIANTS.pop("onednn_1t")
+        if torch is not None:
+            torch.set_num_threads(1)
+    if args.cpu_time:
+        CLOCK[0] = time.process_time
     reps = 5 if args.quick else 15
     step_reps = 5 if args.quick else 20
     info = {
@@ -354,6 +372,7 @@ def main():
         "torch": torch.__version__ if torch else None, "machine": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(), "backend": jax.default_backend(), "load_start": os.getloadavg(),
         "jcnn_xla_cpu": _xla_cpu.status, "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "one_thread": args.one_thread, "clock": "process CPU time" if args.cpu_time else "wall",
     }
     print(json.dumps(info))
     variants = [v for v in VARIANTS if not v.startswith("onednn") or _onednn.available()]
@@ -409,6 +428,7 @@ def markdown(result):
              f"jcnn XLA-CPU setting: {info.get('jcnn_xla_cpu')}, oneDNN: {info.get('onednn')}; "
              f"load average start {tuple(round(v, 2) for v in info['load_start'])}, "
              f"end {tuple(round(v, 2) for v in info.get('load_end', ()))}", "",
+             f"Clock: {info.get('clock', 'wall')}; one thread per framework: {info.get('one_thread', False)}.", "",
              "Per layer, median ms (columns interleaved): fwd / dx / dw = total (GFLOP/s for 3x the forward FLOPs).",
              "`chosen`: the formulation of the `auto` column (jcnn without oneDNN).", ""]
     head = ("| layer [batch] | chosen | " + " | ".join(cols) + " | "
