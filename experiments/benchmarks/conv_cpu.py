@@ -358,7 +358,7 @@ def main():
     args = ap.parse_args()
     if args.one_thread:
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
-                                   + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
+                                   + " --xla_cpu_multi_thread_eigen=false").strip()
         os.environ[_onednn.THREADS_ENV] = "1"
         VARIANTS.pop("onednn_1t")
         if torch is not None:

@@ -82,7 +82,10 @@ def test_forward_input_and_kernel_gradient_match_numpy(case):
         return (y, *vjp(dy))
 
     jaxpr = str(jax.make_jaxpr(f)(x, w, dy))
-    assert jaxpr.count("ffi_call") == 3 and "conv_general_dilated" not in jaxpr  # oneDNN does all three
+    # oneDNN runs the forward and the kernel gradient; the input gradient too, except for tiny C_in
+    # (col2im) and depthwise (the elementwise transpose), where jcnn's own measured faster.
+    jcnn_dx = (groups == 1 and xshape[-1] <= 4) or groups == xshape[-1]
+    assert jaxpr.count("ffi_call") == (2 if jcnn_dx else 3) and "conv_general_dilated" not in jaxpr
     for got, want in zip(jax.jit(f)(x, w, dy), (y_want, dx_want, dw_want)):
         ref.assert_close(got, want)
 
