@@ -343,6 +343,26 @@ def torch_train_step(model, batch):
 
 # ----------------------------------------------------------------------------
 
+def add_thread_options(ap):
+    ap.add_argument("--one-thread", action="store_true",
+                    help="XLA, PyTorch and oneDNN on one thread each (set before JAX's backend starts)")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time the process's CPU time, not wall time: with --one-thread, the work each column "
+                         "does, nearly independent of other processes' load")
+
+
+def set_up_threads(args):
+    """Apply ``--one-thread`` and ``--cpu-time``; call before any JAX computation."""
+    if args.one_thread:
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
+        os.environ[_onednn.THREADS_ENV] = "1"
+        VARIANTS.pop("onednn_1t", None)
+        if torch is not None:
+            torch.set_num_threads(1)
+    if args.cpu_time:
+        CLOCK[0] = time.process_time
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions, a short run")
@@ -350,21 +370,9 @@ def main():
     ap.add_argument("--md", default=None, help="write a Markdown table here")
     ap.add_argument("--layers", default=None, help="comma-separated subset of the layer names")
     ap.add_argument("--no-steps", action="store_true", help="skip the whole training steps")
-    ap.add_argument("--one-thread", action="store_true",
-                    help="XLA, PyTorch and oneDNN on one thread each (set before JAX's backend starts)")
-    ap.add_argument("--cpu-time", action="store_true",
-                    help="time the process's CPU time, not wall time: with --one-thread, the work each column "
-                         "does, nearly independent of other processes' load")
+    add_thread_options(ap)
     args = ap.parse_args()
-    if args.one_thread:
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
-                                   + " --xla_cpu_multi_thread_eigen=false").strip()
-        os.environ[_onednn.THREADS_ENV] = "1"
-        VARIANTS.pop("onednn_1t")
-        if torch is not None:
-            torch.set_num_threads(1)
-    if args.cpu_time:
-        CLOCK[0] = time.process_time
+    set_up_threads(args)
     reps = 5 if args.quick else 15
     step_reps = 5 if args.quick else 20
     info = {

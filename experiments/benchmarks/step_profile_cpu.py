@@ -48,7 +48,7 @@ import jcnn.models
 from jcnn.ops import _onednn
 
 # Beside this file: timing in turns, output, and the same LeNet-5 / ResNet-20 in PyTorch eager (channels_last).
-from conv_cpu import interleaved_ms, torch, torch_train_step, write_results
+from conv_cpu import add_thread_options, interleaved_ms, set_up_threads, torch, torch_train_step, write_results
 
 CATEGORIES = ("conv fwd", "conv dx", "conv dw", "conv dx+dw", "batch norm", "pooling", "dense", "elementwise/loss",
               "optimizer", "copies/layout", "outside ops")
@@ -106,9 +106,10 @@ def instruction_stacks(hlo):
         return out
 
     result = {}
-    for m in re.finditer(r"^\s*(?:ROOT )?%(\S+) = (\S+?)(?:\{[^}]*\})? ([a-z-]+)\([^\n]*?metadata=\{op_name=\"([^\"]*)\""
-                         r"(?: stack_frame_id=(\d+))?", hlo, re.M):
-        name, shape, opcode, op_name, fid = m.groups()
+    for m in re.finditer(r"^\s*(?:ROOT )?%(\S+) = (\([^)]*\)|\S+?)(?:\{[^}]*\})? ([a-z-]+)\(([^\n]*)$", hlo, re.M):
+        name, shape, opcode, rest = m.groups()
+        meta = re.search(r"metadata=\{op_name=\"([^\"]*)\"(?: stack_frame_id=(\d+))?", rest)
+        op_name, fid = meta.groups() if meta else ("", None)
         result[name] = (op_name, stack(fid) if fid else [], shape, opcode)
     return result
 
@@ -132,6 +133,10 @@ def fusion_members(hlo):
 
 
 def jax_category(op_name, stack, shape, kernel_shapes, opcode=""):
+    if not stack:  # made by XLA's own passes, which can drop the metadata (a kernel-gradient conv does)
+        if opcode == "convolution":
+            return "conv dw" if shape in kernel_shapes else "conv dx"
+        return "copies/layout" if opcode in ("copy", "transpose") else "elementwise/loss"
     files = [f for f, _ in stack]
     fns = {fn for _, fn in stack}
     has = lambda *parts: any(any(p in f for p in parts) for f in files)
@@ -165,7 +170,7 @@ def profile_jax(run, hlo, steps, kernel_shapes):
 
     def _category(entry):
         op_name, stack, shape, opcode = entry
-        cat = jax_category(op_name, stack, shape, kernel_shapes)
+        cat = jax_category(op_name, stack, shape, kernel_shapes, opcode)
         if opcode in ("copy", "transpose") and not cat.startswith(("conv", "pooling")):
             return "copies/layout"
         return cat
@@ -242,8 +247,10 @@ def main():
     ap.add_argument("--reps", type=int, default=15, help="unprofiled timed steps per column (interleaved)")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     ap.add_argument("--md", default=None, help="write a Markdown table here")
+    add_thread_options(ap)
     args = ap.parse_args()
-    info = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "jax": jax.__version__,
+    set_up_threads(args)
+    info = {"one_thread": args.one_thread, "clock": "process CPU time" if args.cpu_time else "wall","date": datetime.datetime.now().isoformat(timespec="seconds"), "jax": jax.__version__,
             "torch": torch.__version__ if torch else None, "cpus": os.cpu_count(), "onednn": _onednn.status(),
             "load_start": os.getloadavg()}
     print(json.dumps(info), flush=True)
@@ -273,8 +280,8 @@ def main():
 def markdown(result):
     info = result["info"]
     lines = [f"jax {info['jax']}, torch {info['torch']}, {info['cpus']} CPUs, oneDNN: {info['onednn']}; load average "
-             f"start {tuple(round(v, 1) for v in info['load_start'])}, end {tuple(round(v, 1) for v in info['load_end'])}",
-             ""]
+             f"start {tuple(round(v, 1) for v in info['load_start'])}, end {tuple(round(v, 1) for v in info['load_end'])}; "
+             f"one thread per framework: {info['one_thread']}; `wall` row clock: {info['clock']}", ""]
     for r in result["models"]:
         cols = list(r["profile"])
         lines += [f"### {r['model']} (batch {BATCH}, SGD momentum), ms per step", "",
