@@ -1,28 +1,19 @@
 """``experiments/benchmarks/step_profile_cpu.py`` files each compiled XLA op under the right category."""
 
 import pathlib
-import sys
 
 import jax
 import jax.numpy as jnp
-import pytest
 
 from jcnn import ops
 
 BENCH = pathlib.Path(__file__).resolve().parents[2] / "experiments" / "benchmarks"
 
 
-@pytest.fixture(scope="module")
-def sp():
-    sys.path.insert(0, str(BENCH))
-    try:
-        import step_profile_cpu
-        yield step_profile_cpu
-    finally:
-        sys.path.remove(str(BENCH))
+def test_conv_batch_norm_and_pool_ops_are_filed_by_their_jcnn_op(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))  # the script imports conv_cpu from beside it
+    import step_profile_cpu as sp
 
-
-def test_conv_batch_norm_and_pool_ops_are_filed_by_their_jcnn_op(sp):
     x, w = jnp.ones((4, 8, 8, 3)), jnp.ones((3, 3, 3, 5))
     scale, bias = jnp.ones(5), jnp.zeros(5)
 

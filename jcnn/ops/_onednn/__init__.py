@@ -12,6 +12,18 @@ Nothing here is required: without the built library, without the oneDNN
 wheel, or with ``JCNN_ONEDNN=0``, :func:`available` is False, jcnn's other
 formulations run, and :func:`status` (logged once at INFO on the ``jcnn``
 logger) says why.
+
+Threads: each call runs on OpenMP's default team, one thread per core, as
+PyTorch's oneDNN does; ``JCNN_ONEDNN_THREADS=n`` pins n. Measured on 2 cores
+(``experiments/benchmarks/results/conv_cpu_2026-12-02.md``), one thread and
+two were within a few percent, and inside a CNN step XLA runs the
+convolutions one after another, so oneDNN's team does not compete with
+XLA's pool for long.
+
+Known limit: XLA cannot partition a custom call, so with the batch sharded
+over several CPU devices it gathers the batch around each oneDNN call (the
+results are right, but every device computes the whole batch); use
+``JCNN_ONEDNN=0`` or ``impl='xla'`` for multi-device CPU runs.
 """
 
 from __future__ import annotations
