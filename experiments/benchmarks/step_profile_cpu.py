@@ -48,7 +48,8 @@ import jcnn.models
 from jcnn.ops import _onednn
 
 # Beside this file: timing in turns, output, and the same LeNet-5 / ResNet-20 in PyTorch eager (channels_last).
-from conv_cpu import add_thread_options, interleaved_ms, set_up_threads, torch, torch_train_step, write_results
+from _side_by_side import add_thread_options, interleaved_ms, set_up_threads, write_results
+from conv_cpu import torch, torch_train_step
 
 CATEGORIES = ("conv fwd", "conv dx", "conv dw", "conv dx+dw", "batch norm", "pooling", "dense", "elementwise/loss",
               "optimizer", "copies/layout", "outside ops")
