@@ -10,8 +10,13 @@ CIFAR ResNet-20 option A; batch 128, SGD) in plain JAX and in PyTorch eager
   restored per jit with ``compiler_options``);
 - ``xla``: the same graph under jcnn's XLA-CPU setting (``jcnn/_xla_cpu.py``:
   convolutions on XLA's own kernels);
-- ``auto``: jcnn's ops: ``conv(impl='auto')``, ``max_pool`` with its CPU
-  gradient, ``batch_norm_train`` with its hand-written backward.
+- ``auto``: jcnn's ops without oneDNN: ``conv(impl='auto')`` choosing among
+  jcnn's XLA formulations, ``max_pool`` with its CPU gradient,
+  ``batch_norm_train`` with its hand-written backward;
+- ``onednn``: the same ops with every convolution on oneDNN
+  (``conv(impl='onednn')``, the extension in ``jcnn/ops/_onednn``; the column
+  is left out when it is not built); ``onednn_1t``: the same with oneDNN on
+  one OpenMP thread per call instead of one per core.
 The machine's load average is printed at start and end: other processes on a
 2-core box skew these numbers badly, so compare ratios from one run.
 
@@ -21,6 +26,7 @@ The machine's load average is printed at start and end: other processes on a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import math
@@ -34,7 +40,9 @@ import numpy as np
 from jax import lax
 
 from jcnn import _xla_cpu, ops
-from jcnn.ops import _conv_impl, conv
+from jcnn.ops import _conv_impl, _onednn, conv
+
+from _side_by_side import add_thread_options, interleaved_ms, set_up_threads, write_results
 
 try:
     import torch
@@ -60,7 +68,34 @@ LAYERS = {
 STOCK_OPTIONS = {_xla_cpu.YNN_FLAG: "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION,"
                                     "LIBRARY_FUSION_TYPE_REDUCE"}
 # variant: (impl for jcnn's ops, compiler options)
-VARIANTS = {"stock": ("xla", STOCK_OPTIONS), "xla": ("xla", None), "auto": ("auto", None)}
+VARIANTS = {"stock": ("xla", STOCK_OPTIONS), "xla": ("xla", None), "auto": ("auto", None), "onednn": ("onednn", None),
+            "onednn_1t": ("onednn", None)}
+# oneDNN's OpenMP threads per variant (0: one per core, the default); set around every call.
+THREADS = {"onednn_1t": 1}
+
+
+def _variant(variant):
+    """While tracing the ``auto`` column, hide the oneDNN extension from ``impl='auto'``'s choice."""
+    return _onednn.disabled() if variant == "auto" else contextlib.nullcontext()
+
+
+def _with_threads(fn, variant):
+    if variant not in THREADS:
+        return fn
+
+    def run():
+        _onednn.set_threads(THREADS[variant])
+        try:
+            return fn()
+        finally:
+            _onednn.set_threads(_onednn.threads())
+
+    return run
+
+
+def _chosen(x, w, padding, groups):
+    with _variant("auto"):
+        return _conv_impl.select(x, w, padding=padding, groups=groups)
 
 
 def _jit(f, variant):
@@ -68,18 +103,8 @@ def _jit(f, variant):
     return jax.jit(f, compiler_options=opts) if opts else jax.jit(f)
 
 
-def median_ms(fn, reps, warmup=2):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts) * 1e3)
-
-
-def jax_layer(shape, variant, reps):
+def jax_layer(shape, variant):
+    """Compiled, warmed-up ``fwd``, ``dx`` and ``dw`` callables of one layer for one JAX column."""
     impl = VARIANTS[variant][0]
     n, s, ci, co, k, p, g = shape
     rng = np.random.default_rng(0)
@@ -90,26 +115,45 @@ def jax_layer(shape, variant, reps):
     fwd = _jit(f, variant)
     dx = _jit(lambda x, w, dy: jax.vjp(lambda x: f(x, w), x)[1](dy)[0], variant)
     dw = _jit(lambda x, w, dy: jax.vjp(lambda w: f(x, w), w)[1](dy)[0], variant)
-    return {
-        "fwd": median_ms(lambda: fwd(x, w).block_until_ready(), reps),
-        "dx": median_ms(lambda: dx(x, w, dy).block_until_ready(), reps),
-        "dw": median_ms(lambda: dw(x, w, dy).block_until_ready(), reps),
-    }
+    fns = {"fwd": lambda: fwd(x, w).block_until_ready(), "dx": lambda: dx(x, w, dy).block_until_ready(),
+           "dw": lambda: dw(x, w, dy).block_until_ready()}
+    fns = {k: _with_threads(fn, variant) for k, fn in fns.items()}
+    with _variant(variant):  # jit traces on the first call
+        for fn in fns.values():
+            fn()
+    return fns
 
 
-def torch_layer(shape, reps):
+def torch_layer(shape):
+    """``fwd``, ``fwd+dx`` and ``fwd+dw`` callables (eager autograd needs the forward; subtracted later)."""
     n, s, ci, co, k, p, g = shape
     torch.manual_seed(0)
     x = torch.randn(n, ci, s, s).to(memory_format=torch.channels_last).requires_grad_()
     w = (torch.randn(co, ci // g, k, k) * 0.1).to(memory_format=torch.channels_last).requires_grad_()
     f = lambda: F.conv2d(x, w, padding=p, groups=g)
     with torch.no_grad():
-        t_f = median_ms(f, reps)
-    dy = torch.ones_like(f()).contiguous(memory_format=torch.channels_last)
-    # Eager autograd needs the forward: time forward+grad and subtract the forward.
-    t_x = median_ms(lambda: torch.autograd.grad(f(), x, dy), reps) - t_f
-    t_w = median_ms(lambda: torch.autograd.grad(f(), w, dy), reps) - t_f
-    return {"fwd": t_f, "dx": max(t_x, 1e-3), "dw": max(t_w, 1e-3)}
+        dy = torch.ones_like(f()).contiguous(memory_format=torch.channels_last)
+
+    def fwd():
+        with torch.no_grad():
+            f()
+
+    return {"fwd": fwd, "dx": lambda: torch.autograd.grad(f(), x, dy), "dw": lambda: torch.autograd.grad(f(), w, dy)}
+
+
+def time_layer(shape, variants, reps):
+    """Per column ``{fwd, dx, dw}`` median ms, all columns interleaved."""
+    fns = {(v, part): fn for v in variants for part, fn in jax_layer(shape, v).items()}
+    if torch is not None:
+        fns.update({("torch", part): fn for part, fn in torch_layer(shape).items()})
+    ms = interleaved_ms(fns, reps)
+    out = {}
+    for (v, part), t in ms.items():
+        out.setdefault(v, {})[part] = t
+    if "torch" in out:
+        t = out["torch"]
+        t["dx"], t["dw"] = max(t["dx"] - t["fwd"], 1e-3), max(t["dw"] - t["fwd"], 1e-3)
+    return out
 
 
 def layer_flops(shape):
@@ -123,7 +167,7 @@ def layer_flops(shape):
 
 def _max_pool(x, impl):
     # impl='xla': one reduce_window, autodiff'd (select_and_scatter); 'auto': jcnn's CPU gradient.
-    return ops.max_pool(x, 2, impl=impl)
+    return ops.max_pool(x, 2, impl="xla" if impl == "xla" else "auto")
 
 
 def lenet_init(key):
@@ -163,7 +207,7 @@ def resnet20_init(key):
 
 
 def _bn(x, p, impl):
-    if impl == "auto":  # jcnn's op, hand-written backward
+    if impl != "xla":  # jcnn's op, hand-written backward
         return ops.batch_norm_train(x, p["scale"], p["bias"])[0]
     mean = x.mean(axis=(0, 1, 2))
     var = x.var(axis=(0, 1, 2))
@@ -184,7 +228,8 @@ def resnet20_apply(params, x, impl):
     return x.mean(axis=(1, 2)) @ params["fc"] + params["fc_b"]
 
 
-def jax_train_step(model, variant, batch, reps):
+def jax_train_step(model, variant, batch):
+    """A compiled, warmed-up callable running one training step of ``model`` for one JAX column."""
     impl = VARIANTS[variant][0]
     init, apply, shape = {
         "lenet5": (lenet_init, lenet_apply, (batch, 28, 28, 1)),
@@ -210,10 +255,14 @@ def jax_train_step(model, variant, batch, reps):
         state["p"], l = step(state["p"], x, y)
         l.block_until_ready()
 
-    return batch / median_ms(run, reps) * 1e3
+    run = _with_threads(run, variant)
+    with _variant(variant):
+        run()
+    return run
 
 
-def torch_train_step(model, batch, reps):
+def torch_train_step(model, batch):
+    """A callable running one PyTorch eager (channels_last) training step of ``model``."""
     nn = torch.nn
 
     class LeNet(nn.Module):
@@ -269,7 +318,7 @@ def torch_train_step(model, batch, reps):
         F.cross_entropy(net(x), y).backward()
         opt.step()
 
-    return batch / median_ms(run, reps) * 1e3
+    return run
 
 
 # ----------------------------------------------------------------------------
@@ -281,7 +330,11 @@ def main():
     ap.add_argument("--md", default=None, help="write a Markdown table here")
     ap.add_argument("--layers", default=None, help="comma-separated subset of the layer names")
     ap.add_argument("--no-steps", action="store_true", help="skip the whole training steps")
+    add_thread_options(ap)
     args = ap.parse_args()
+    set_up_threads(args)
+    if args.one_thread:
+        VARIANTS.pop("onednn_1t")
     reps = 5 if args.quick else 15
     step_reps = 5 if args.quick else 20
     info = {
@@ -289,8 +342,11 @@ def main():
         "torch": torch.__version__ if torch else None, "machine": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(), "backend": jax.default_backend(), "load_start": os.getloadavg(),
         "jcnn_xla_cpu": _xla_cpu.status, "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "one_thread": args.one_thread, "clock": "process CPU time" if args.cpu_time else "wall",
     }
     print(json.dumps(info))
+    variants = [v for v in VARIANTS if not v.startswith("onednn") or _onednn.available()]
+    info["onednn"] = _onednn.status()
     names = args.layers.split(",") if args.layers else list(LAYERS)
     layers = []
     for name in names:
@@ -299,66 +355,56 @@ def main():
         x = jax.ShapeDtypeStruct((n, s, s, ci), jnp.float32)
         w = jax.ShapeDtypeStruct((k, k, ci // g, co), jnp.float32)
         row = {"layer": name, "shape": shape, "gflop": layer_flops(shape) / 1e9,
-               "chosen": _conv_impl.select(x, w, padding=p, groups=g),
-               **{v: jax_layer(shape, v, reps) for v in VARIANTS}}
-        if torch is not None:
-            row["torch"] = torch_layer(shape, reps)
+               "chosen": _chosen(x, w, p, g),
+               **time_layer(shape, variants, reps)}
         layers.append(row)
         tot = {k: sum(v.values()) for k, v in row.items() if isinstance(v, dict)}
         print(f"{name:24s} {row['chosen']:9s} " + "  ".join(
             f"{k}: fwd {row[k]['fwd']:7.2f} dx {row[k]['dx']:7.2f} dw {row[k]['dw']:7.2f} tot {tot[k]:7.2f}"
-            for k in (*VARIANTS, "torch") if k in row), flush=True)
+            for k in (*variants, "torch") if k in row), flush=True)
     steps = []
     if not args.no_steps:
         for model in ("lenet5", "resnet20"):
-            row = {"model": model, "batch": 128, **{v: jax_train_step(model, v, 128, step_reps) for v in VARIANTS}}
+            fns = {v: jax_train_step(model, v, 128) for v in variants}
             if torch is not None:
-                row["torch"] = torch_train_step(model, 128, step_reps)
+                fns["torch"] = torch_train_step(model, 128)
+            row = {"model": model, "batch": 128, **{k: 128 / ms * 1e3 for k, ms in interleaved_ms(fns, step_reps).items()}}
             steps.append(row)
-            print(f"{model}: " + "  ".join(f"{k} {row[k]:.0f} img/s" for k in (*VARIANTS, "torch") if k in row),
+            print(f"{model}: " + "  ".join(f"{k} {row[k]:.0f} img/s" for k in (*variants, "torch") if k in row),
                   flush=True)
     info["load_end"] = os.getloadavg()
-    print("load_end", info["load_end"])
-    result = {"info": info, "layers": layers, "steps": steps}
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=1)
-    md = markdown(result)
-    print(md)
-    if args.md:
-        with open(args.md, "w") as f:
-            f.write(md)
+    write_results({"info": info, "layers": layers, "steps": steps}, markdown, args.out, args.md)
 
 
 def markdown(result):
     info, layers, steps = result["info"], result["layers"], result["steps"]
-    cols = [k for k in ("stock", "xla", "auto", "torch") if any(k in r for r in layers + steps)]
-    has_torch = "torch" in cols
+    cols = [k for k in ("stock", "xla", "auto", "onednn", "onednn_1t", "torch") if any(k in r for r in layers + steps)]
+    mine = [k for k in ("auto", "onednn", "onednn_1t") if k in cols]
+    # Ratios: the stock column's time over ours, and torch's over ours (> 1: jcnn is faster).
+    ratio_cols = [("auto", "stock")] + [(m, "torch") for m in mine if "torch" in cols]
     lines = [f"jax {info['jax']}, torch {info['torch']}, {info['cpus']} CPUs, backend {info['backend']}, "
-             f"jcnn XLA-CPU setting: {info.get('jcnn_xla_cpu')}; "
+             f"jcnn XLA-CPU setting: {info.get('jcnn_xla_cpu')}, oneDNN: {info.get('onednn')}; "
              f"load average start {tuple(round(v, 2) for v in info['load_start'])}, "
              f"end {tuple(round(v, 2) for v in info.get('load_end', ()))}", "",
-             "Per layer, median ms: fwd / dx / dw = total (GFLOP/s for 3x the forward FLOPs).", ""]
-    head = "| layer [batch] | chosen | " + " | ".join(cols) + " | auto/stock |" + (" auto vs torch |" if has_torch else "")
+             f"Clock: {info.get('clock', 'wall')}; one thread per framework: {info.get('one_thread', False)}.", "",
+             "Per layer, median ms (columns interleaved): fwd / dx / dw = total (GFLOP/s for 3x the forward FLOPs).",
+             "`chosen`: the formulation of the `auto` column (jcnn without oneDNN).", ""]
+    head = ("| layer [batch] | chosen | " + " | ".join(cols) + " | "
+            + " | ".join(f"{m} vs {r}" for m, r in ratio_cols) + " |")
     lines += [head, "|" + "---|" * (head.count("|") - 1)]
     for r in layers:
         tot = {k: sum(r[k].values()) for k in cols if k in r}
         cell = lambda k: (" / ".join(f"{r[k][p]:.2f}" for p in ("fwd", "dx", "dw"))
                           + f" = {tot[k]:.2f} ({3 * r['gflop'] / tot[k] * 1e3:.0f})")
-        line = f"| {r['layer']} [{r['shape'][0]}] | {r['chosen']} | " + " | ".join(cell(k) for k in cols)
-        line += f" | {tot['stock'] / tot['auto']:.2f}x |"
-        if has_torch:
-            line += f" {tot['torch'] / tot['auto']:.2f}x |"
-        lines.append(line)
+        lines.append(f"| {r['layer']} [{r['shape'][0]}] | {r['chosen']} | " + " | ".join(cell(k) for k in cols)
+                     + " | " + " | ".join(f"{tot[b] / tot[m]:.2f}x" for m, b in ratio_cols) + " |")
     if steps:
-        lines += ["", "Whole training step (batch 128, SGD), images/s; ratios: higher is better for auto.", "",
-                  "| model | " + " | ".join(cols) + " | auto/stock |" + (" auto/torch |" if has_torch else ""),
-                  "|---|" + "---|" * (len(cols) + 1 + has_torch)]
+        lines += ["", "Whole training step (batch 128, SGD), images/s, columns interleaved.", "",
+                  "| model | " + " | ".join(cols) + " | " + " | ".join(f"{m} vs {b}" for m, b in ratio_cols) + " |",
+                  "|---|" + "---|" * (len(cols) + len(ratio_cols))]
         for r in steps:
-            line = f"| {r['model']} | " + " | ".join(f"{r[k]:.0f}" for k in cols) + f" | {r['auto'] / r['stock']:.2f}x |"
-            if has_torch:
-                line += f" {r['auto'] / r['torch']:.2f}x |"
-            lines.append(line)
+            lines.append(f"| {r['model']} | " + " | ".join(f"{r[k]:.0f}" for k in cols) + " | "
+                         + " | ".join(f"{r[m] / r[b]:.2f}x" for m, b in ratio_cols) + " |")
     return "\n".join(lines) + "\n"
 
 

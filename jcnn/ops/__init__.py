@@ -7,6 +7,7 @@ takes an int, per-dim ints, ``(lo, hi)`` pairs, ``'same'`` or ``'valid'``.
 """
 
 from jcnn.ops._conv_impl import conv_impl
+from jcnn.ops._onednn import status as onednn_status
 from jcnn.ops.adversarial import adversarial_batch, fgsm, pgd
 from jcnn.ops.conv import conv, conv_grads, conv_transpose
 from jcnn.ops.dropout import dropout
@@ -21,5 +22,5 @@ __all__ = [
     "avg_pool", "batch_moments", "batch_norm", "batch_norm_train", "box", "conv", "conv_grads", "conv_impl", "conv_output_size",
     "conv_transpose", "conv_transpose_output_size", "dense", "dropout", "filter2d", "gaussian", "global_avg_pool",
     "global_max_pool", "gradient_magnitude", "laplacian", "lrn", "max_pool", "max_pool_with_argmax",
-    "max_unpool", "pointwise_conv", "sharpen", "sobel_x", "sobel_y", "standardize_images",
+    "max_unpool", "onednn_status", "pointwise_conv", "sharpen", "sobel_x", "sobel_y", "standardize_images",
 ]

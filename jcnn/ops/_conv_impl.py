@@ -18,6 +18,12 @@ to formulations that do the same sums with faster pieces:
   XLA-CPU setting not in force), where it is 3x faster than XLA's conv.
 - ``"depthwise"``: ``groups == C_in``: the sum over offsets of a slice times
   ``w[k]``, elementwise per channel.
+- ``"onednn"``: oneDNN's convolution primitives (forward, kernel gradient and
+  most input gradients, see ``_onednn_dx``) through XLA's FFI, when the
+  optional extension is built (``jcnn/ops/_onednn``); ``auto`` takes it for
+  every shape it supports (float32 and bfloat16, 1-3 spatial dims): with one
+  thread each it matches PyTorch eager per layer, 1.3-5x jcnn's other
+  formulations.
 - ``"blocked"``: XLA's own kernel-gradient convolution, run on blocks of the
   batch and summed. XLA-CPU's kernel gradient is a contraction with a huge
   reduced dimension and a tiny output; on blocks of 8-16 samples (up to about
@@ -48,9 +54,9 @@ import jax.numpy as jnp
 from jax import lax
 
 from jcnn import _xla_cpu
-from jcnn.ops import _args, _windows
+from jcnn.ops import _args, _onednn, _windows
 
-IMPLS = ("auto", "xla", "im2col", "shift", "matmul", "depthwise", "blocked")
+IMPLS = ("auto", "xla", "onednn", "im2col", "shift", "matmul", "depthwise", "blocked")
 
 # Target bytes of one batch block of the (padded) input in the blocked kernel
 # gradient, and the largest block; measured on XLA-CPU, see conv_cpu.py.
@@ -162,7 +168,18 @@ def _matmul_fwd(x, w, cfg):
     return y.astype(x.dtype)
 
 
-_FWD = {"xla": _xla_fwd, "im2col": _im2col_fwd, "shift": _shift_fwd, "depthwise": _depthwise_fwd, "matmul": _matmul_fwd}
+def _out_shape(x, w, cfg):
+    stride, pads, dilation, _, _ = cfg
+    outs = (_args.out_size(n, k, s, d, lo, hi)
+            for n, k, s, d, (lo, hi) in zip(x.shape[1:-1], w.shape[:x.ndim - 2], stride, dilation, pads))
+    return (x.shape[0], *outs, w.shape[-1])
+
+
+def _onednn_fwd(x, w, cfg):
+    return _onednn.conv_fwd(x, w, cfg, _out_shape(x, w, cfg))
+
+
+_FWD = {"xla": _xla_fwd, "onednn": _onednn_fwd, "im2col": _im2col_fwd, "shift": _shift_fwd, "depthwise": _depthwise_fwd, "matmul": _matmul_fwd}
 
 
 def _block_size(x):
@@ -208,6 +225,21 @@ def _dx(x, w, dy, cfg):
     return jax.vjp(lambda x_: _xla_fwd(x_, w, cfg), x)[1](dy)[0]
 
 
+def _onednn_dx(x, w, dy, cfg):
+    """The ``onednn`` formulation's input gradient: oneDNN's, except two shapes where jcnn's own is faster.
+
+    oneDNN 3.2 runs the input gradient as a forward convolution with C_in output
+    channels, slow when C_in is tiny (LeNet-5 conv1, C_in = 1: 5.2 ms vs 3.9 ms
+    for col2im, one thread), and its depthwise input gradient at about half the
+    speed of the elementwise transpose (MobileNet 3x3 28x28x128: 7.6 ms vs 3.4 ms).
+    """
+    if cfg[3] == 1 and x.shape[-1] <= _SHIFT_MAX_CIN:
+        return _col2im_dx(x.shape, w, dy, cfg)
+    if _supports("depthwise", x, w, cfg):
+        return jax.vjp(lambda x_: _depthwise_fwd(x_, w, cfg), x)[1](dy)[0]
+    return _onednn.conv_dx(dy, w, cfg, x.shape)
+
+
 # ----------------------------------------------------------------------------
 # Support and selection.
 
@@ -217,6 +249,8 @@ def _supports(name, x, w, cfg) -> bool:
     kernel = w.shape[:x.ndim - 2]
     if name in ("xla", "blocked"):
         return True
+    if name == "onednn":
+        return _onednn.available() and _onednn.supports(x, w, cfg)
     if name in ("shift", "im2col"):
         return groups == 1 and c_in <= _SHIFT_MAX_CIN
     if name == "matmul":
@@ -226,11 +260,24 @@ def _supports(name, x, w, cfg) -> bool:
     return False
 
 
+def _single_cpu_device() -> bool:
+    # XLA cannot partition a custom call: with the batch sharded over several CPU devices it would
+    # gather the whole batch around every oneDNN call (correct, but each device computes everything).
+    # So ``auto`` takes oneDNN only in single-device processes; ``impl='onednn'`` still forces it.
+    try:
+        return len(jax.local_devices(backend="cpu")) == 1 and jax.process_count() == 1
+    except RuntimeError:
+        return False
+
+
 def _select_cpu(x, w, cfg) -> str:
     """The CPU rule (numbers: experiments/benchmarks/results/conv_cpu_*.md)."""
     # With XLA's own convolution kernels (jcnn's XLA-CPU setting), a 1x1 conv is
     # faster as XLA's conv than as a dot; under YNNPACK convolutions it is not.
-    for name in ("im2col", "depthwise") if _xla_cpu.active() else ("matmul", "im2col", "depthwise"):
+    names = ("onednn", "im2col", "depthwise") if _xla_cpu.active() else ("onednn", "matmul", "im2col", "depthwise")
+    if not _single_cpu_device():
+        names = names[1:]
+    for name in names:
         if _supports(name, x, w, cfg):
             return name
     nb = _block_size(x)
@@ -248,6 +295,8 @@ def _conv_custom_fwd(x, w, name, cfg):
 
 def _conv_custom_bwd(name, cfg, res, dy):
     x, w = res
+    if name == "onednn":
+        return _onednn_dx(x, w, dy, cfg).astype(x.dtype), _onednn.conv_dw(x, dy, cfg, w.shape)
     if name in ("blocked", "shift", "im2col"):
         # shift's own autodiff (75 pads of channel sums) loses to col2im / XLA's input
         # gradient, and its kernel gradient to the blocked one (LeNet conv1).
@@ -273,6 +322,9 @@ def conv_impl_call(x, w, *, stride, pads, dilation, groups, precision, impl, fn=
     if impl == "xla":
         return _xla_fwd(x, w, cfg)
     if impl != "auto":
+        if impl == "onednn" and not _onednn.available():
+            raise ValueError(f"{fn}: impl='onednn' needs jcnn's oneDNN extension, which is {_onednn.status()}; "
+                             f"use impl='auto' or 'xla'")
         if not _supports(impl, x, w, cfg):
             raise ValueError(f"{fn}: impl={impl!r} does not support x {tuple(x.shape)}, w {tuple(w.shape)}, "
                              f"groups={groups}; use impl='auto' or 'xla'")

@@ -36,7 +36,7 @@ CONFIGS = [
     ("3d_blocked", (33, 4, 5, 4, 3 + 2), (2, 3, 3), 1, 4, (1, 2, 1), 1, 1),
     ("3d_1x1", (2, 3, 4, 5, 6), (1, 1, 1), 1, 4, 1, 0, 1),
 ]
-IMPLS = ["auto", "im2col", "shift", "matmul", "depthwise", "blocked"]
+IMPLS = ["auto", "onednn", "im2col", "shift", "matmul", "depthwise", "blocked"]
 
 
 def _data(xshape, kernel, groups, c_out, dtype=jnp.float32, seed=0):
@@ -183,6 +183,7 @@ def test_bad_impl_names_the_choices():
 ])
 def test_selection_rule_is_a_pure_function_of_shapes(shape, kernel, groups, c_out, want, monkeypatch):
     monkeypatch.setattr(_conv_impl._xla_cpu, "active", lambda: True)  # as after `import jcnn` in a fresh process
+    monkeypatch.setattr(_conv_impl._onednn, "available", lambda: False)  # the rule without the extension
     x = jax.ShapeDtypeStruct(shape, jnp.float32)
     w = jax.ShapeDtypeStruct((*kernel, shape[-1] // groups, c_out), jnp.float32)
     assert _conv_impl.select(x, w, padding="same", groups=groups) == want
@@ -191,6 +192,7 @@ def test_selection_rule_is_a_pure_function_of_shapes(shape, kernel, groups, c_ou
 
 def test_one_by_one_is_a_dot_when_xla_cpu_convolutions_stay_on_ynnpack(monkeypatch):
     monkeypatch.setattr(_conv_impl._xla_cpu, "active", lambda: False)
+    monkeypatch.setattr(_conv_impl._onednn, "available", lambda: False)
     x = jax.ShapeDtypeStruct((32, 28, 28, 128), jnp.float32)
     w = jax.ShapeDtypeStruct((1, 1, 128, 128), jnp.float32)
     assert _conv_impl.select(x, w) == "matmul"
