@@ -13,7 +13,7 @@ from jcnn.ops import _args
 
 def _kernel_size(kernel_size, cls):
     """An int means 2D; a tuple's length is the number of spatial dims."""
-    nd = 2 if _args._is_int(kernel_size) else len(kernel_size) if isinstance(kernel_size, (tuple, list)) else 0
+    nd = 2 if _args.is_int(kernel_size) else len(kernel_size) if isinstance(kernel_size, (tuple, list)) else 0
     if nd not in (1, 2, 3):
         raise ValueError(f"{cls}: kernel_size={kernel_size!r} must be an int (2D) or a tuple of 1, 2 or 3 ints")
     return _args.as_tuple(kernel_size, nd, "kernel_size", cls)
@@ -21,7 +21,7 @@ def _kernel_size(kernel_size, cls):
 
 def _check_channels(cls, in_channels, out_channels, groups):
     for name, v in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
-        if not _args._is_int(v) or v < 1:
+        if not _args.is_int(v) or v < 1:
             raise ValueError(f"{cls}: {name}={v!r} must be a positive int")
     if in_channels % groups or out_channels % groups:
         raise ValueError(f"{cls}: groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}")

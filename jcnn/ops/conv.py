@@ -17,7 +17,7 @@ _SPATIAL = {1: "W", 2: "HW", 3: "DHW"}
 
 
 def _check_groups(groups, fn):
-    if not _args._is_int(groups) or groups < 1:
+    if not _args.is_int(groups) or groups < 1:
         raise ValueError(f"{fn}: groups={groups!r} must be a positive int")
     return int(groups)
 

@@ -144,7 +144,7 @@ def lrn(x, *, size=5, alpha=1e-4, beta=0.75, k=2.0):
     _args.check_float(fn, x=x)
     if x.ndim < 2:
         raise ValueError(f"{fn}: x must have rank >= 2 (N, ..., C), got shape {tuple(x.shape)}")
-    if not _args._is_int(size) or size < 1:
+    if not _args.is_int(size) or size < 1:
         raise ValueError(f"{fn}: size={size!r} must be a positive int")
     window = (1,) * (x.ndim - 1) + (size,)
     pads = ((0, 0),) * (x.ndim - 1) + ((size // 2, (size - 1) // 2),)
