@@ -1,4 +1,4 @@
-"""Feature maps of named layers, and first-layer filters as images (seed 000, "Looking inside").
+"""Feature maps of named layers (Zeiler & Fergus 2014, section 4), first-layer filters as images.
 
 Layers are addressed by the dot-joined paths of :func:`jcnn.nn.capture.layers`
 (``"conv1"``, ``"layer1.0.conv1"``, ``"layers.2"``). The helpers here

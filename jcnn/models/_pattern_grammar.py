@@ -14,7 +14,7 @@ Layers (``C`` is the current number of channels):
 
     CONV(w[, k[, s]])   k x k convolution to w channels, stride s (default 3, 1), 'same' padding
     POOL[(kind][, k])   k x k / k pooling, kind ``max`` (default) or ``avg``, k default 2
-    POOL?               the seed's optional pool: applied only while the map is at least k x k
+    POOL?               the pattern's optional pool: applied only while the map is at least k x k
     BN                  BatchNorm over C (a CONV or FC right before it then has no bias)
     RELU, TANH, ...     any activation of :mod:`jcnn.nn.activations` (SIGMOID, LEAKY_RELU, GELU, ...)
     DROPOUT(p)          dropout with rate p

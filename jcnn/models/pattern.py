@@ -1,4 +1,5 @@
-"""Models from seed 004's pattern ``INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC``.
+"""Models from the layer pattern ``INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC``
+(Karpathy 2016, CS231n notes "Convolutional Neural Networks", section "Layer Patterns").
 
 The pattern is written as a string with widths and turned into a model::
 
@@ -64,7 +65,7 @@ class PatternNet(nnx.Module):
                 pool, k = layer.args
                 if min(shape[:2]) < k:
                     if layer.optional:
-                        continue  # the seed's POOL?: skipped once the map is smaller than the window
+                        continue  # the pattern's POOL?: skipped once the map is smaller than the window
                     fail(spec, layer.pos, f"POOL: a {k}x{k} window does not fit the {shape[0]}x{shape[1]} map")
                 add("pool", nn.MaxPool(k) if pool == "max" else nn.AvgPool(k),
                     token(dataclasses.replace(layer, optional=False)))
@@ -107,7 +108,7 @@ class PatternNet(nnx.Module):
 
 def from_pattern(spec: str, *, in_channels: int, input_size, num_classes: int | None = None,
                  kernel_init: str = "he_normal", seed: int = 0, rngs: nnx.Rngs | None = None) -> PatternNet:
-    """Build the model a seed-004 pattern describes (grammar in :mod:`jcnn.models.pattern`).
+    """Build the model a layer pattern describes (grammar in :mod:`jcnn.models._pattern_grammar`).
 
     Args:
       spec: e.g. ``"INPUT -> [[CONV(32) -> RELU]*2 -> POOL]*2 -> [FC(128) -> RELU]*1 -> FC(10)"``.
