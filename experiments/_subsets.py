@@ -15,7 +15,7 @@ import jcnn.data
 from jcnn.data import store
 
 
-def _balanced(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+def balanced(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     """Indices of ``n`` examples, as equal a share of each class as possible, in a seeded order."""
     rng = np.random.default_rng(seed)
     per_class = [rng.permutation(np.flatnonzero(labels == c)) for c in range(10)]
@@ -36,7 +36,7 @@ def mnist_subset(data_dir, n_train: int, n_test: int | None = None, *, seed: int
     for split, n in (("train", n_train), ("test", n_test)):
         src = jcnn.data.source("mnist", split)
         images, labels = src.get_batch(np.arange(len(src)))
-        idx = np.arange(len(labels)) if n is None else _balanced(np.asarray(labels), n, seed)
+        idx = np.arange(len(labels)) if n is None else balanced(np.asarray(labels), n, seed)
         splits[split] = (np.asarray(images[idx], np.uint8), np.asarray(labels[idx], np.int64))
     store.write_dataset(name, splits, num_classes=10, data_dir=str(data_dir),
                         source=f"jcnn embedded MNIST, {n_train} balanced train / {n_test or 'all'} test, seed {seed}")

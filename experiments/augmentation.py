@@ -52,7 +52,7 @@ def write_subset(data_dir, n_train: int, n_test: int | None) -> str:
     for split, n in (("train", n_train), ("test", n_test)):
         src = jcnn.data.source("mnist", split)
         images, labels = src.get_batch(np.arange(len(src)))
-        idx = np.arange(len(labels)) if n is None else _subsets._balanced(np.asarray(labels), n, 0)
+        idx = np.arange(len(labels)) if n is None else _subsets.balanced(np.asarray(labels), n, 0)
         splits[split] = (np.asarray(images[idx], np.uint8), np.asarray(labels[idx], np.int64))
     test_x, test_y = splits["test"]
     splits["test_shift2"] = (_transform(test_x, lambda im: augment.translate_image(im, 2, 2)), test_y)

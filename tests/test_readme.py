@@ -20,7 +20,9 @@ def test_ci_runs_the_readme_test_command():
     assert len(commands) >= 2
     test_cmd = commands[1].strip()
     ci = (ROOT / ".ci" / "run").read_text()
-    # CI installs the same extra and runs the same pytest invocation.
-    assert 'pip install -q -e ".[test]"' in ci and 'pip install -e ".[test]"' in test_cmd
+    # CI installs the same extra with the same locked versions and runs the same pytest invocation.
+    assert 'pip install -q -c constraints.txt -e ".[test]"' in ci
+    assert 'pip install -c constraints.txt -e ".[test]"' in test_cmd
+    assert "pip install -c constraints.txt -e ." in commands[0]
     pytest_part = test_cmd.split("&&")[-1].strip()
     assert pytest_part in ci

@@ -1,13 +1,11 @@
-"""``jcnn.ops`` jitted vs the equivalent raw ``lax`` call jitted, and vs the NumPy loop reference.
+"""``jcnn.ops`` jitted vs the equivalent raw ``lax`` call jitted.
 
 For a few realistic layer shapes, each op is timed (median ms over repeats,
 warm-up excluded, ``block_until_ready``) next to the raw
 ``lax.conv_general_dilated`` / ``lax.reduce_window`` call it wraps. The ratio
 jcnn/raw has target 1.00 for the wrapper (``impl='xla'`` pins XLA's path, the
 same lowering as the raw call); the default ``impl`` may route a convolution
-to a faster CPU formulation, so its ratio can be below 1. The NumPy columns
-time the test suite's loop oracle (``tests/ops/_reference.py``) against jcnn on
-a small batch of the same layer, just to show the ratio. GFLOP/s is
+to a faster CPU formulation, so its ratio can be below 1. GFLOP/s is
 ``2 * MACs / time`` for convolutions and window element-operations per second
 for pooling and LRN. The load average is printed at start and end: other
 processes on a 2-core box skew timings, so compare ratios from one run.
@@ -36,10 +34,6 @@ from jax import lax
 from jcnn import ops
 
 from _timing import conv_flops, gflops, loadavg, median_ms
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-from tests.ops import _reference as ref  # noqa: E402  (the NumPy loop oracle of the test suite)
 
 HAS_IMPL = "impl" in inspect.signature(ops.conv).parameters
 NHWC = ("NHWC", "HWIO", "NHWC")
@@ -77,13 +71,8 @@ def _raw_lrn(x, size=5, alpha=1e-4, beta=0.75, k=2.0):
     return x / (k + alpha * sq) ** beta
 
 
-def _small(shape):
-    """The NumPy column's shape: batch 2 (spatial size and channels kept)."""
-    return (2, *shape[1:])
-
-
 def cases():
-    """(name, jcnn fn, raw fn, arrays, flops, small arrays, NumPy fn, xla-pinned fn or None)."""
+    """(name, jcnn fn, raw fn, arrays, flops, xla-pinned fn or None)."""
     rng = np.random.default_rng(0)
     out = []
     for name, (xs, ws, p, g) in CONVS.items():
@@ -92,40 +81,33 @@ def cases():
         jc = partial(ops.conv, padding=p, groups=g)
         xla = partial(ops.conv, padding=p, groups=g, impl="xla") if HAS_IMPL else None
         y_shape = jax.eval_shape(jc, x, w).shape
-        small = (np.asarray(x[:2]), np.asarray(w))
         out.append((name, jc, partial(_raw_conv, padding=p, groups=g), (x, w), conv_flops(y_shape, ws[:2], ws[2]),
-                    small, partial(ref.conv, padding=p, groups=g), xla))
+                    xla))
     pool_x = jnp.asarray(rng.standard_normal(POOL_X), jnp.float32)
     out.append(("max_pool 3x3/2 ceil", partial(ops.max_pool, window=3, stride=2, ceil_mode=True), _raw_max_pool,
-                (pool_x,), 27 * 27 * 9 * POOL_X[0] * POOL_X[3], (np.asarray(pool_x[:2]),),
-                partial(ref.max_pool, window=3, stride=2, ceil_mode=True), None))
+                (pool_x,), 27 * 27 * 9 * POOL_X[0] * POOL_X[3], None))
     avg_x = jnp.asarray(rng.standard_normal(AVG_X), jnp.float32)
-    out.append(("avg_pool 2x2", partial(ops.avg_pool, window=2), _raw_avg_pool, (avg_x,), math.prod(AVG_X),
-                (np.asarray(avg_x[:2]),), partial(ref.avg_pool, window=2), None))
+    out.append(("avg_pool 2x2", partial(ops.avg_pool, window=2), _raw_avg_pool, (avg_x,), math.prod(AVG_X), None))
     lrn_x = jnp.asarray(rng.standard_normal(LRN_X), jnp.float32)
-    out.append(("lrn size 5", ops.lrn, _raw_lrn, (lrn_x,), math.prod(LRN_X) * (5 + 4), (np.asarray(lrn_x[:2]),),
-                partial(ref.lrn, size=5, alpha=1e-4, beta=0.75, k=2.0), None))
+    out.append(("lrn size 5", ops.lrn, _raw_lrn, (lrn_x,), math.prod(LRN_X) * (5 + 4), None))
     return out
 
 
 def run(quick: bool):
-    repeats, numpy_repeats = (5, 1) if quick else (30, 3)
+    repeats = 5 if quick else 30
     rows = []
-    for name, jc, raw, arrays, flops, small, np_fn, xla in cases():
+    for name, jc, raw, arrays, flops, xla in cases():
         jc_jit, raw_jit = jax.jit(jc), jax.jit(raw)
         # The wrapper must compute what the raw call computes.
         np.testing.assert_allclose(np.asarray(jc_jit(*arrays)), np.asarray(raw_jit(*arrays)), rtol=2e-4, atol=2e-4)
         t_jc = median_ms(jc_jit, *arrays, repeats=repeats)
         t_raw = median_ms(raw_jit, *arrays, repeats=repeats)
         t_xla = median_ms(jax.jit(xla), *arrays, repeats=repeats) if xla is not None else None
-        t_np = median_ms(np_fn, *small, repeats=numpy_repeats, warmup=0)
-        t_jc_small = median_ms(jc_jit, *(jnp.asarray(a) for a in small), repeats=repeats)
         rows.append({
             "op": name, "shape": "x".join(map(str, arrays[0].shape)),
             "jcnn_ms": t_jc, "raw_ms": t_raw, "ratio": t_jc / t_raw,
             "jcnn_xla_ms": t_xla, "ratio_xla": None if t_xla is None else t_xla / t_raw,
             "jcnn_gflops": gflops(flops, t_jc), "raw_gflops": gflops(flops, t_raw),
-            "numpy_small_ms": t_np, "jcnn_small_ms": t_jc_small, "numpy_over_jcnn": t_np / t_jc_small,
         })
         print(f"  {name}: jcnn {t_jc:.2f} ms, raw {t_raw:.2f} ms", file=sys.stderr)
     return rows
@@ -138,16 +120,14 @@ def markdown(rows, meta):
         f"jcnn.ops vs raw lax (jitted, median of {meta['repeats']}), {meta['device']}, jax {meta['jax']}, "
         f"load {meta['load_start']} -> {meta['load_end']}",
         "",
-        "| op | x shape | jcnn ms | raw lax ms | jcnn/raw | jcnn impl='xla' ms | xla/raw | jcnn GFLOP/s | raw GFLOP/s "
-        "| NumPy ms (N=2) | jcnn ms (N=2) | NumPy/jcnn |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| op | x shape | jcnn ms | raw lax ms | jcnn/raw | jcnn impl='xla' ms | xla/raw | jcnn GFLOP/s | raw GFLOP/s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['op']} | {r['shape']} | {r['jcnn_ms']:.2f} | {r['raw_ms']:.2f} | {r['ratio']:.2f} "
             f"| {f(r['jcnn_xla_ms'], '.2f')} | {f(r['ratio_xla'], '.2f')} | {r['jcnn_gflops']:.1f} "
-            f"| {r['raw_gflops']:.1f} | {r['numpy_small_ms']:.0f} | {r['jcnn_small_ms']:.3f} "
-            f"| {r['numpy_over_jcnn']:.0f}x |")
+            f"| {r['raw_gflops']:.1f} |")
     lines.append("")
     lines.append("GFLOP/s: 2*MACs/time for convolutions; window element-operations/time for pooling and LRN.")
     return "\n".join(lines)

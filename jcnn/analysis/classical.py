@@ -1,9 +1,9 @@
-"""Classical filtering (seed 000) on a real photograph, with :mod:`jcnn.ops`.
+"""Classical filtering (Gonzalez & Woods 2018, sections 3.5-3.6) on a real photograph, with :mod:`jcnn.ops`.
 
 The photograph is scikit-image's ``camera`` (512 x 512 grayscale, shipped in
 the wheel, so it works offline). Every filter is applied by
 :func:`jcnn.ops.filter2d` (a depthwise :func:`jcnn.ops.conv`) with 'valid'
-padding, as the seed's two-loop convolution does, so a K x K kernel trims
+padding, as a plain two-loop convolution does, so a K x K kernel trims
 ``K - 1`` rows and columns.
 """
 
@@ -46,7 +46,7 @@ def demo(image=None) -> dict[str, np.ndarray]:
     Returns:
       ``{"image": (H, W), "sobel_x": (H-2, W-2), "sobel_y": (H-2, W-2),
       "gradient_magnitude": (H-2, W-2), "blur": (H-4, W-4), "sharpen": (H-2, W-2)}``, float32.
-      ``sobel_x`` responds to vertical edges (seed 000's ``G_x``), ``sobel_y`` to horizontal ones.
+      ``sobel_x`` responds to vertical edges (Sobel's ``G_x``), ``sobel_y`` to horizontal ones.
     """
     img = camera() if image is None else _gray(image)
     return {

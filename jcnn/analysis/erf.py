@@ -1,4 +1,4 @@
-"""Effective receptive field (seed 002; Luo, Li, Urtasun & Zemel 2016).
+"""Effective receptive field (Luo, Li, Urtasun & Zemel 2016, section 2).
 
 The ERF of an output unit is the gradient of that unit with respect to the
 input: back-propagate ``dl/dy = 1`` at the centre pixel of the chosen layer's

@@ -1,4 +1,4 @@
-"""Feature maps of named layers, and first-layer filters as images (seed 000, "Looking inside").
+"""Feature maps of named layers (Zeiler & Fergus 2014, section 4), first-layer filters as images.
 
 Layers are addressed by the dot-joined paths of :func:`jcnn.nn.capture.layers`
 (``"conv1"``, ``"layer1.0.conv1"``, ``"layers.2"``). The helpers here
@@ -65,19 +65,14 @@ def check_channel(channel, num_channels: int, fn: str, where: str):
     return int(channel)
 
 
-class _Stop(Exception):
-    def __init__(self, value):
-        super().__init__("stop")
-        self.value = value
-
-
 def layer_output(model, x, layer: str | None, *, train: bool = False, delta=None):
     """The output of ``layer`` when running ``model(x)``; the forward pass stops there.
 
-    Unlike :func:`jcnn.nn.capture.capture` nothing after ``layer`` runs, so a
-    convolutional layer of a model with a dense head can be evaluated at any
-    input size. Differentiable; usable under ``jax.jit`` / ``jax.grad`` / ``jax.eval_shape``
-    on a model built outside them (it runs on a copy; ``model`` itself is never changed).
+    Unlike :func:`jcnn.nn.capture.capture` without ``stop_after``, nothing after
+    ``layer`` runs, so a convolutional layer of a model with a dense head can be
+    evaluated at any input size. Differentiable; usable under ``jax.jit`` /
+    ``jax.grad`` / ``jax.eval_shape`` on a model built outside them (it runs on a
+    copy; ``model`` itself is never changed).
 
     Args:
       model: an ``nnx.Module``. x: its input, e.g. (N, H, W, C).
@@ -94,22 +89,19 @@ def layer_output(model, x, layer: str | None, *, train: bool = False, delta=None
     if layer is None:
         with capture_lib.mode(model, train):
             return model(x)
+    if delta is None:
+        return capture_lib.capture(model, x, layers=layer, train=train, stop_after=layer)[layer]
     done = []
 
     def around(path, module, call, args):
         y = call()
-        if path != layer or done:
+        if done:
             return y
         done.append(True)
-        if delta is not None:
-            return y + delta
-        raise _Stop(y)
+        return y + delta
 
-    with capture_lib.mode(model, train), capture_lib._intercept(model, around, paths={layer}):
-        try:
-            out = model(x)
-        except _Stop as stop:
-            return stop.value
+    with capture_lib.mode(model, train), capture_lib.intercept(model, around, paths={layer}):
+        out = model(x)
     if not done:
         raise ValueError(f"layer {layer!r} of {type(model).__name__} was never called on input {tuple(x.shape)}")
     return out

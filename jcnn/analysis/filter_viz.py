@@ -1,8 +1,9 @@
-"""Filter visualisation by gradient ascent on the input (seed 000, "Looking inside").
+"""Filter visualisation by gradient ascent on the input (Erhan, Bengio, Courville & Vincent 2009, section 3).
 
 Start from a small noisy image, climb the gradient of one channel's mean
 activation, then upscale the image (``jax.image.resize``) and climb again, for
-``octaves`` rounds. Seed 000 shows why: ascent at full size from the start
+``octaves`` rounds. Olah, Mordvintsev & Schubert 2017 (Distill, "Feature Visualization",
+section "The Enemy of Feature Visualization") show why: ascent at full size from the start
 finds high-frequency noise that excites the channel but means nothing to a
 person; growing the image step by step keeps the low frequencies found early.
 Optional regularisers: random ``jitter`` (roll the image by up to ``jitter``

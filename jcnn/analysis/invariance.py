@@ -1,4 +1,4 @@
-"""Translation invariance, measured (seed 000: pooling buys invariance to small shifts).
+"""Translation invariance, measured (Goodfellow, Bengio & Courville 2016, section 9.3: pooling and small shifts).
 
 For each shift ``(dy, dx)`` the images are shifted (``"circular"``: rolled,
 ``"zero"``: moved with zeros filling in), and for the model's output and each

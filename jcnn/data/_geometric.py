@@ -38,6 +38,10 @@ def _nonneg(value, op: str, arg: str) -> float:
     return float(value)
 
 
+# Shared with _photometric.py, whose augmentations check their arguments the same way.
+check_prob, nonneg = _check_prob, _nonneg
+
+
 def sample_bilinear(image: jax.Array, ys: jax.Array, xs: jax.Array) -> jax.Array:
     """Bilinear lookup with zeros outside the image.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jcnn.data._geometric import _check_prob, _nonneg
+from jcnn.data._geometric import check_prob as _check_prob, nonneg as _nonneg
 
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as PIL and tf.image use for grayscale
 # PIL's ImageFilter.SMOOTH kernel, which ImageEnhance.Sharpness blends against.

@@ -1,21 +1,21 @@
-"""AlexNet (Krizhevsky, Sutskever & Hinton 2012): one tower as in seed 003, and the paper's two towers.
+"""AlexNet (Krizhevsky, Sutskever & Hinton 2012): one tower (the two GPU halves merged), and the paper's two towers.
 
 Input (N, 227, 227, 3) or (N, 224, 224, 3); both reach 6x6 at pool5::
 
     227 -conv1 11x11/4-> 55 -pool 3x3/2-> 27 -conv2 5x5 p2-> 27 -pool-> 13 -conv3,4,5 3x3 p1-> 13 -pool-> 6
     224 -conv1 11x11/4-> 54 -pool 3x3/2 (ceil)-> 27 -> ... the same from here
 
-conv1 is unpadded, as in the seed. The overlapping 3x3/2 pools round up
-(``ceil_mode``, as in the seed's code), which is what rescues 224: the 54x54
+conv1 is unpadded, as in Caffe's reference model. The overlapping 3x3/2 pools round up
+(``ceil_mode``, as Caffe's pooling does), which is what rescues 224: the 54x54
 conv1 map pools to 27 (floor mode would give 26, and pool5 5x5). Padding
 conv1 by 2 instead (torchvision's choice with floor pooling) would break
 227: 56 -> 28 -> 14 -> 7 at pool5 with ceil mode.
 
-Differences from seed 003, following the paper: ReLU after fc6 and fc7 (the
-seed has none); no ``log_softmax`` (the model returns logits). Dropout 0.5
+Following the paper (section 3.5: ReLU on every convolutional and fully connected
+layer): ReLU after fc6 and fc7; no ``log_softmax`` (the model returns logits). Dropout 0.5
 drops the outputs of the two hidden fully connected layers (section 4.2:
 "dropout in the first two fully-connected layers"), i.e. after relu6 and
-relu7, as in the seed and Caffe's reference model (torchvision drops the
+relu7, as in Caffe's reference model (torchvision drops the
 inputs of fc6 and fc7 instead; the parameter count is the same).
 """
 

@@ -31,9 +31,13 @@ def run(args) -> int:
         except ValueError:
             print(f"jcnn summary: --input {args.input!r} must be comma-separated ints, e.g. 224,224,3", file=sys.stderr)
             return 2
-    # Abstract parameters: nothing is initialised or computed, so 224x224 models are instant.
-    model = nnx.eval_shape(lambda: registry.create(meta.name, num_classes=args.num_classes))
+    for option, value in (("--num-classes", args.num_classes), ("--depth", args.depth)):
+        if value is not None and value < 1:
+            print(f"jcnn summary: {option} {value} must be a positive int", file=sys.stderr)
+            return 2
     try:
+        # Abstract parameters: nothing is initialised or computed, so 224x224 models are instant.
+        model = nnx.eval_shape(lambda: registry.create(meta.name, num_classes=args.num_classes))
         table = summary(model, shape, depth=args.depth, print_=False)
     except (ValueError, TypeError) as e:
         print(f"jcnn summary: {meta.name} at input {shape}: {e}", file=sys.stderr)

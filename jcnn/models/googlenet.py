@@ -13,7 +13,6 @@ after pool1 and after conv2 (``lrn=False`` drops it; its constants are the
 Caffe reference model's: size 5, alpha 1e-4 / 5 since :func:`jcnn.ops.lrn`
 does not divide by the size, beta 0.75, k 1). The 3x3/2 max pools round up
 (``ceil_mode``) as in Caffe, which is what gives the paper's 56, 28, 14 and 7.
-Seed 001 prints conv1's output as 112x142; the paper's 112x112 is right.
 
 ``aux_logits=True`` adds the two auxiliary classifiers on 4a and 4d
 (section 5: 5x5/3 average pool, 1x1 conv 128, fc 1024, dropout 70%, linear);

@@ -1,14 +1,15 @@
-"""LeNet-5 (LeCun, Bottou, Bengio & Haffner 1998), as seed 003 writes it and in its modern form.
+"""LeNet-5 (LeCun, Bottou, Bengio & Haffner 1998), in its textbook form and its modern form.
 
 Input (N, 32, 32, 1) for ``lenet5`` (the paper pads MNIST's 28x28 digits to
 32x32); ``lenet5_modern`` pads its first convolution by 2 and takes 28x28.
 Shapes: 32 -C1 5x5-> 28 -S2-> 14 -C3 5x5-> 10 -S4-> 5 -C5-> 1 (as a 400 -> 120
 dense layer) -> F6 84 -> 10.
 
-Differences from the paper, as in the seed: S2/S4 are plain average (or max)
+Differences from the paper, as in the textbook form (Zhang, Lipton, Li & Smola 2023,
+"Dive into Deep Learning", section 7.6): S2/S4 are plain average (or max)
 pooling without the paper's trainable coefficient and bias, and the output is
 a dense layer instead of Euclidean RBF units. The paper's squashing function
-is available as ``activation="lecun_tanh"``; the seed uses sigmoid.
+is available as ``activation="lecun_tanh"``; the textbook form uses sigmoid.
 """
 
 from __future__ import annotations

@@ -5,13 +5,13 @@ max pooling, widths 64-128-256-512-512; then fc6 4096 -> fc7 4096 -> fc8.
 Input (N, 224, 224, 3) -> (N, 7, 7, 512) after stage 5 -> logits (N, num_classes).
 
 Configuration C replaces the last convolution of stages 3-5 by a 1x1
-convolution (seed 003's "v1"); A-LRN adds AlexNet's LRN after the first
+convolution (Table 1's "conv1-256" and "conv1-512"); A-LRN adds AlexNet's LRN after the first
 convolution. The ``_bn`` variants put BatchNorm after every convolution,
 before the ReLU (not in the paper; the convolution then has no bias).
 
 ``input_size`` (default 224) sizes fc6 for other inputs: a 32x32 image ends
 stage 5 at 1x1x512, so fc6 is 512 -> 4096. At 224 this is the paper's
-network. Seed 003's classifier has no dropout; the paper regularises "the
+network. The paper regularises "the
 first two fully-connected layers" with dropout 0.5 (section 3.1), which we
 follow, dropping the outputs of relu6 and relu7.
 """

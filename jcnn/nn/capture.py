@@ -6,14 +6,12 @@
 - :func:`trace` runs the model under :func:`jax.eval_shape` (no FLOPs, so
   224x224 ImageNet models trace in well under a second) and returns one
   :class:`CallRecord` per module call, in call order.
-- :func:`capture` runs the model for real and returns chosen layers' outputs.
-
-How: for the duration of a run, every class in the model that defines
-``__call__`` gets that method wrapped; the wrapper looks the instance up in an
-``id -> path`` map of the model being inspected and does nothing for any other
-instance (other models, other threads). The originals are restored in a
-``finally``. Works for any user ``nnx.Module`` (nested modules, ``nnx.List``,
-``nnx.Sequential``); it needs no cooperation from the modules.
+- :func:`capture` runs the model for real and returns chosen layers' outputs
+  (optionally stopping right after one of them).
+- :func:`intercept` routes chosen layers' calls through a callback (what
+  :func:`trace`, :func:`capture` and ``jcnn.summary`` are built on); the class
+  patching behind it lives in :mod:`jcnn.nn._intercept` and needs no
+  cooperation from the modules (any ``nnx.Module``, ``nnx.List``, ``nnx.Sequential``).
 
 A layer that rejects its input (``ValueError``/``TypeError`` from ``jcnn.ops``,
 e.g. wrong channel count or a spatial size below the kernel) surfaces as a
@@ -23,6 +21,8 @@ reported layer's path, its input shape and the model's input shape.
 A *leaf* is a module with no submodules. ``depth=k`` reports modules whose path
 has ``k`` parts (and leaves above that), so ``depth=1`` on a ResNet gives one
 row per stage. A module called twice is reported as ``name`` then ``name#2``.
+A model that is itself a leaf (a bare ``nn.Conv``) is its own one layer, named
+after its class, with path ``""``.
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
-import threading
-from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+
+from jcnn.nn._intercept import patched
 
 # Pure containers are walked through but never reported: they are not called.
 _CONTAINERS = tuple(c for c in (getattr(nnx, "List", None), getattr(nnx, "Dict", None)) if c is not None)
@@ -106,71 +106,23 @@ def param_count(module) -> int:
 # ----------------------------------------------------------------------------
 # Intercepting __call__
 
-_lock = threading.Lock()
-_originals: dict[type, Callable] = {}  # class -> its own __call__, while patched
-_refs: dict[type, int] = {}
-_local = threading.local()  # .hooks: stack of active _Hook objects of this thread
-
-
-class _Hook:
-    """What one inspection run does around the calls of the instances it names.
-
-    ``around(path, module, call, args)`` returns the module's output; ``call()`` runs
-    the original method on the positional ``args``. Instances not in ``names`` pass
-    straight through.
-    """
-
-    def __init__(self, names: dict[int, str], around):
-        self.names, self.around, self.active = names, around, []
-
-
-def _wrap(cls, orig):
-    def __call__(self, *args, **kwargs):
-        hooks = getattr(_local, "hooks", None)
-        hook = hooks[-1] if hooks else None
-        # Re-entry through super().__call__ of the same instance is one call.
-        if hook is None or id(self) not in hook.names or (hook.active and hook.active[-1] is self):
-            return orig(self, *args, **kwargs)
-        hook.active.append(self)
-        try:
-            return hook.around(hook.names[id(self)], self, lambda: orig(self, *args, **kwargs), args)
-        finally:
-            hook.active.pop()
-
-    __call__.__wrapped__ = orig
-    __call__.__jcnn_capture__ = True
-    return __call__
-
 
 @contextlib.contextmanager
-def _intercept(model, around, *, paths=None):
-    """Within the block, calls of ``model``'s submodules (``paths`` or all) go through ``around``."""
-    named = [(p, m) for p, m in _walk(model) if p and not isinstance(m, _CONTAINERS)]
-    if paths is not None:
-        named = [(p, m) for p, m in named if p in paths]
-    names = {id(m): p for p, m in named}
-    classes = {c for _, m in named for c in type(m).__mro__ if "__call__" in c.__dict__ and c is not object}
-    with _lock:
-        for cls in classes:
-            if _refs.get(cls, 0) == 0:
-                orig = cls.__dict__["__call__"]
-                _originals[cls] = orig
-                type.__setattr__(cls, "__call__", _wrap(cls, orig))
-            _refs[cls] = _refs.get(cls, 0) + 1
-    hook = _Hook(names, around)
-    if not hasattr(_local, "hooks"):
-        _local.hooks = []
-    _local.hooks.append(hook)
-    try:
+def intercept(model: nnx.Module, around, *, paths=None):
+    """Within the block, calls of ``model``'s layers go through ``around``.
+
+    Args:
+      model: any ``nnx.Module``.
+      around: ``around(path, module, call, args) -> output``; ``call()`` runs the
+        layer on its positional ``args`` and returns its output. Return something
+        else to replace the output; raise to stop the forward pass there.
+      paths: the layer paths to intercept (``""``: the model itself); None: every
+        layer of :func:`layers` (the model itself not included).
+    """
+    named = [(p, m) for p, m in _walk(model) if not isinstance(m, _CONTAINERS)]
+    named = [(p, m) for p, m in named if (p in paths if paths is not None else p)]
+    with patched(named, around) as hook:
         yield hook
-    finally:
-        _local.hooks.remove(hook)
-        with _lock:
-            for cls in classes:
-                _refs[cls] -= 1
-                if _refs[cls] == 0:
-                    type.__setattr__(cls, "__call__", _originals.pop(cls))
-                    del _refs[cls]
 
 
 @contextlib.contextmanager
@@ -185,35 +137,38 @@ def mode(model, train: bool):
             setattr(m, a, v)
 
 
-def _unit_paths(model, depth) -> dict[str, str]:
+def units(model, depth=None) -> dict[str, str]:
     """``{path: group}`` of the modules whose calls are recorded at ``depth`` (None: leaves).
 
     At ``depth=k`` a callable module whose path has ``k`` parts is one unit (its
     output includes whatever its ``__call__`` does around its children); leaves
     higher up are their own unit; below a pure container (``nnx.List``) of depth
     ``<= k`` the first callable modules are units grouped under the path's first
-    ``k`` parts (``layer1.0``, ``layer1.1`` -> ``layer1``).
+    ``k`` parts (``layer1.0``, ``layer1.1`` -> ``layer1``). A model with no
+    submodules is its own unit, ``{"": ""}``.
     """
     if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 1):
         raise ValueError(f"trace: depth={depth!r} must be None (leaves) or a positive int")
+    if _is_leaf(model):
+        return {"": ""}
     kinds = {p: isinstance(m, _CONTAINERS) for p, m in _walk(model)}
-    units = {}
+    out = {}
     for p, m in _walk(model):
         if not p or kinds[p]:
             continue
         parts = p.split(".")
         if depth is None:
             if _is_leaf(m):
-                units[p] = p
+                out[p] = p
             continue
         ancestors = [".".join(parts[:i]) for i in range(1, len(parts))]
-        if any(a in units for a in ancestors):
+        if any(a in out for a in ancestors):
             continue  # inside a unit
         if len(parts) == depth or (len(parts) < depth and _is_leaf(m)):
-            units[p] = p
+            out[p] = p
         elif len(parts) > depth and all(kinds.get(a, True) for a in ancestors[depth - 1:]):
-            units[p] = ".".join(parts[:depth])
-    return units
+            out[p] = ".".join(parts[:depth])
+    return out
 
 
 class LayerInputError(ValueError):
@@ -234,7 +189,9 @@ def _guarded(around, label, model_input):
         except LayerInputError:
             raise
         except (ValueError, TypeError) as e:
-            raise LayerInputError(label, path, type(module).__name__, _shapes(args[:1]), model_input, e) from e
+            if not path:  # the model itself: _model_errors names it
+                raise
+            raise LayerInputError(label, path, type(module).__name__, shapes(args[:1]), model_input, e) from e
 
     return wrapped
 
@@ -277,7 +234,8 @@ class CallRecord:
 
 
 
-def _shapes(tree):
+def shapes(tree):
+    """The shape of the one array in ``tree``, a list of shapes for several, None for none."""
     leaves = [x for x in jax.tree_util.tree_leaves(tree) if hasattr(x, "shape")]
     if not leaves:
         return None
@@ -313,17 +271,17 @@ def trace(model: nnx.Module, x_or_shape, *, depth: int | None = None, train: boo
       LayerInputError: a layer rejected its input (the message names model, layer and shapes).
     """
     x = as_input(x_or_shape)
-    units = _unit_paths(model, depth)
+    unit_map = units(model, depth)
     raw = []
 
     def around(path, module, call, args):
         out = call()
-        raw.append((path, module, _shapes(args[:1]), _shapes(out)))
+        raw.append((path, module, shapes(args[:1]), shapes(out)))
         return out
 
     with mode(model, train):
-        call_abstract(model, x, around, paths=set(units), label=type(model).__name__)
-    return [rec for rec, _ in group_calls(model, raw, units)]
+        call_abstract(model, x, around, paths=set(unit_map), label=type(model).__name__)
+    return [rec for rec, _ in group_calls(model, raw, unit_map)]
 
 
 def call_abstract(model, x, around, *, paths=None, make_jaxpr=False, label=None):
@@ -338,84 +296,102 @@ def call_abstract(model, x, around, *, paths=None, make_jaxpr=False, label=None)
     """
     graphdef, state = nnx.split(model)
     label = label or type(model).__name__
-    around = _guarded(around, label, _shapes(x))
+    around = _guarded(around, label, shapes(x))
 
     def f(st, v):
         merged = nnx.merge(graphdef, st)
-        with _intercept(merged, around, paths=paths):
+        with intercept(merged, around, paths=paths):
             return merged(v)
 
-    with _model_errors(label, _shapes(x)):
+    with _model_errors(label, shapes(x)):
         if make_jaxpr:
             return jax.make_jaxpr(f)(state, x)
         return jax.eval_shape(f, state, x)
 
 
-def group_calls(model, raw, units):
+def group_calls(model, raw, unit_map):
     """Merge raw calls ``[(path, module, in_shape, out_shape), ...]`` into records.
 
     Consecutive calls of units in the same container group become one record
     (input of the first, output of the last, parameters of each module once).
+    The model itself (path ``""``, when it is a leaf) is named after its class.
     Returns ``[(CallRecord, [indices into raw]), ...]``.
     """
     modules = dict(_walk(model))
-    out, counts, seen_params = [], {}, set()
+    out, counts = [], {}
     i = 0
     while i < len(raw):
-        path, module, in_shape, out_shape = raw[i]
-        group = units.get(path, path)
+        path, module, in_shape, _ = raw[i]
+        group = unit_map.get(path, path)
         j = i + 1
         if group != path:
-            while j < len(raw) and units.get(raw[j][0]) == group and raw[j][0] != path:
+            while j < len(raw) and unit_map.get(raw[j][0]) == group and raw[j][0] != path:
                 j += 1
         members = list(range(i, j))
-        name = _repeat_name(group, counts)
-        params = 0
-        for k in members:
-            m = raw[k][1]
-            params += param_count(m)
+        base = group or type(model).__name__
+        name = _repeat_name(base, counts)
+        params = sum(param_count(raw[k][1]) for k in members)
         kind = type(modules.get(group, module)).__name__
-        out.append((CallRecord(name, group, kind, in_shape, raw[j - 1][3], params, counts[group]), members))
+        out.append((CallRecord(name, group, kind, in_shape, raw[j - 1][3], params, counts[base]), members))
         i = j
     return out
 
 
-def capture(model: nnx.Module, x, *, layers: str | list[str] | tuple[str, ...], train: bool = False) -> dict:
+class _Stop(Exception):
+    """Raised after ``stop_after``'s call: not a ValueError, so no layer reports it as a bad input."""
+
+
+def capture(model: nnx.Module, x, *, layers: str | list[str] | tuple[str, ...], train: bool = False,
+            stop_after: str | None = None) -> dict:
     """Outputs of the named layers when running ``model(x)`` (for real, eval mode unless ``train``).
 
     Args:
       model: any ``nnx.Module``.
       x: the input, e.g. (N, H, W, C).
       layers: one path or a list of paths from :func:`layers` (``"conv1"``, ``"layer1.0"``).
+      stop_after: a path from :func:`layers`: the forward pass ends right after that
+        layer's first call, so nothing behind it runs (a convolutional layer of a
+        model with a dense head can then be evaluated at any input size); layers
+        called after it are not in the result.
 
     Returns:
       ``{name: activation}``; a layer called several times gives ``name``, ``name#2``, ...
       The model's own output is under the key ``"output"`` only if asked for as a layer name ``"output"``.
 
     Raises:
-      ValueError: an unknown layer name (the message lists the valid ones).
+      ValueError: an unknown layer name (the message lists the valid ones); with
+        ``stop_after``: ``"output"`` asked for, or ``stop_after`` never called.
       LayerInputError: a layer rejected its input.
     """
     wanted = [layers] if isinstance(layers, str) else list(layers)
     valid = [p for p, _ in _layers(model)]
-    for name in wanted:
-        if name not in valid and name != "output":
-            close = difflib.get_close_matches(name, valid, n=3)
-            raise ValueError(f"capture: unknown layer {name!r} in {type(model).__name__}; close matches: {close}; "
-                             f"valid layers: {valid}")
+    for arg, name in [("layers", n) for n in wanted] + ([("stop_after", stop_after)] if stop_after else []):
+        if name not in valid and (name != "output" or arg == "stop_after"):
+            close = difflib.get_close_matches(str(name), valid, n=3)
+            raise ValueError(f"capture: unknown layer {arg}={name!r} in {type(model).__name__}; "
+                             f"close matches: {close}; valid layers: {valid}")
+    if stop_after is not None and "output" in wanted:
+        raise ValueError(f"capture: layers asks for 'output' but stop_after={stop_after!r} ends the pass before it")
     out, counts = {}, {}
 
     def around(path, module, call, args):
         y = call()
         if path in wanted:
             out[_repeat_name(path, counts)] = y
+        if path == stop_after:
+            raise _Stop
         return y
 
     # Every module is intercepted (not only the wanted ones) so that an error names its layer.
-    label, shape = type(model).__name__, _shapes(x)
+    label, shape = type(model).__name__, shapes(x)
     around = _guarded(around, label, shape)
-    with mode(model, train), _model_errors(label, shape), _intercept(model, around):
-        y = model(x)
+    try:
+        with mode(model, train), _model_errors(label, shape), intercept(model, around):
+            y = model(x)
+    except _Stop:
+        return out
+    if stop_after is not None:
+        raise ValueError(f"capture: layer stop_after={stop_after!r} of {label} was never called on input {shape}")
     if "output" in wanted:
         out["output"] = y
     return out

@@ -13,7 +13,7 @@ class Inception(nnx.Module):
     """Inception module with dimension reductions: 1x1 | 1x1 -> 3x3 | 1x1 -> 5x5 | 3x3 max pool -> 1x1.
 
     The 1x1 "reduce" convolutions shrink the depth before the costly 3x3 and
-    5x5 convolutions (seed 001, section 5.4); the pool branch's 1x1
+    5x5 convolutions (Szegedy et al. 2014, section 4); the pool branch's 1x1
     projection keeps the pooled depth from piling up. Every conv is followed
     by ReLU. As in the paper, convs have biases and there is no BatchNorm;
     ``norm=True`` puts BN after each conv (bias dropped), as later versions do.

@@ -29,6 +29,10 @@ def is_int(v) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
+#: ``is_int(v)``: an int or NumPy integer, not a bool; the one int check of jcnn's argument parsing.
+is_int = _is_int
+
+
 def as_tuple(value, nd: int, name: str, fn: str, *, minimum: int = 1) -> tuple[int, ...]:
     """An int or one int per spatial dim -> a tuple of ``nd`` ints >= ``minimum``."""
     what = "positive ints" if minimum == 1 else f"ints >= {minimum}"

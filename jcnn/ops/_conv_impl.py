@@ -71,7 +71,8 @@ _COL2IM_MAX_CIN = 8
 _state = threading.local()
 
 
-def _default_impl() -> str:
+def default_impl() -> str:
+    """The formulation ``conv`` uses when its ``impl`` is None (set by :func:`conv_impl`)."""
     return getattr(_state, "impl", "auto")
 
 
@@ -83,7 +84,7 @@ def conv_impl(impl: str):
     trace time: a function jitted inside the block keeps its choice.
     """
     _check_impl(impl, "conv_impl")
-    old = _default_impl()
+    old = default_impl()
     _state.impl = impl
     try:
         yield
@@ -314,7 +315,7 @@ def _run(name, x, w, cfg):
 
 def conv_impl_call(x, w, *, stride, pads, dilation, groups, precision, impl, fn="conv"):
     """``conv``'s core (no bias, no flip): the same result as XLA's conv, via the chosen formulation."""
-    impl = _default_impl() if impl is None else impl
+    impl = default_impl() if impl is None else impl
     _check_impl(impl, fn)
     dtype = jnp.result_type(x, w)
     x, w = x.astype(dtype), w.astype(dtype)

@@ -80,7 +80,7 @@ _max_pool_cpu.defvjp(_max_pool_cpu_fwd, _max_pool_cpu_bwd)
 
 def max_pool_call(x, *, window, stride, dilation, pads, impl=None):
     """``max_pool``'s core: XLA's reduce_window forward; on CPU the elementwise backward above."""
-    impl = _conv_impl._default_impl() if impl is None else impl
+    impl = _conv_impl.default_impl() if impl is None else impl
     cfg = (tuple(window), tuple(stride), tuple(dilation), tuple(tuple(p) for p in pads))
     if math.prod(window) == 1:
         return _xla_max_pool(x, cfg)

@@ -1,4 +1,4 @@
-"""Adversarial examples (seed 000's "flying pig"): FGSM, PGD, and mixing them into a batch.
+"""Adversarial examples (Szegedy et al. 2014, section 4): FGSM, PGD, and mixing them into a batch.
 
 All three are pure functions of arrays and a ``loss_fn(x, y) -> scalar`` (e.g.
 the mean cross-entropy of a model closed over, or of ``jcnn.nn.apply`` with

@@ -128,7 +128,7 @@ def _transposed_kernel(w, groups):
 def conv_transpose(y, w, b=None, *, stride=1, padding=0, output_padding=0, dilation=1, groups=1, precision=None):
     """Transposed convolution: exactly the input gradient of :func:`conv` with the same ``w``.
 
-    The seed's ``dL/dX = full_conv(dL/dY, rot180(K))``: ``y`` is dilated by
+    ``dL/dX = full_conv(dL/dY, rot180(K))`` (Dumoulin & Visin 2016, section 4): ``y`` is dilated by
     ``stride`` (``stride - 1`` zeros between samples), padded to a full
     convolution (``dilation*(K-1) - lo`` low, ``dilation*(K-1) - hi +
     output_padding`` high) and correlated with the 180-degree-rotated kernel,
@@ -178,7 +178,7 @@ def conv_transpose(y, w, b=None, *, stride=1, padding=0, output_padding=0, dilat
 
 
 def conv_grads(x, w, dy, *, stride=1, padding=0, dilation=1, groups=1, precision=None):
-    """The backward pass of :func:`conv`, written by hand (seed 001).
+    """The backward pass of :func:`conv`, written by hand (Dumoulin & Visin 2016, sections 2 and 4).
 
     ``dL/dK = xcorr(X, dL/dY)``: the kernel gradient correlates the padded
     input with the output gradient, summing over the batch; the output

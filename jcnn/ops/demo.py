@@ -1,4 +1,4 @@
-"""``python -m jcnn demo``: a short tour of the pure ops on seed 001's "X" image."""
+"""``python -m jcnn demo``: a short tour of the pure ops on the "X" image of Rohrer 2016 ("How do CNNs work?")."""
 
 from __future__ import annotations
 
@@ -6,18 +6,18 @@ import numpy as np
 
 
 def add_arguments(parser):
-    parser.add_argument("--no-color", action="store_true", help="(unused; plain text output)")
+    """The demo takes no options (``jcnn demo --help`` says so)."""
 
 
 def x_image() -> np.ndarray:
-    """Seed 001's 9x9 "X": +1 on the two diagonals (inside a -1 border), -1 elsewhere."""
+    """Rohrer 2016's 9x9 "X": +1 on the two diagonals (inside a -1 border), -1 elsewhere."""
     img = -np.ones((9, 9), np.float32)
     for i in range(1, 8):
         img[i, i] = img[i, 8 - i] = 1.0
     return img
 
 
-#: Seed 001's three 3x3 templates: the two diagonals and their crossing.
+#: Rohrer 2016's three 3x3 templates: the two diagonals and their crossing.
 X_TEMPLATES = np.array(
     [[[1, -1, -1], [-1, 1, -1], [-1, -1, 1]],
      [[1, -1, 1], [-1, 1, -1], [1, -1, 1]],
@@ -36,7 +36,7 @@ def run(args) -> int:
     corr = ops.conv(x, w) / 9.0  # normalised correlation, (1, 7, 7, 3)
     pooled = ops.max_pool(jnp.maximum(corr, 0), 2, ceil_mode=True)  # (1, 4, 4, 3)
     np.set_printoptions(precision=2, suppress=True)
-    print("Seed 001's X image correlated with the '\\' template (/9):")
+    print("The X image correlated with the '\\' template (/9):")
     print(np.asarray(corr[0, :, :, 0]))
     print("after ReLU and 2x2 max pooling (ceil mode):")
     print(np.asarray(pooled[0, :, :, 0]))

@@ -1,7 +1,7 @@
-"""Classical image filters (seed 000) as kernels, applied with :func:`jcnn.ops.conv`.
+"""Classical image filters (Gonzalez & Woods 2018, "Digital Image Processing", sections 3.5-3.6) as kernels.
 
 The kernels are NumPy arrays of shape (K, K). They are applied by
-cross-correlation, exactly as the seed's two-loop ``convolution`` does; pass
+cross-correlation, as deep-learning libraries do (Goodfellow et al. 2016, section 9.1); pass
 ``flip=True`` to :func:`filter2d` for the textbook convolution (for the
 antisymmetric Sobel kernels that only changes the sign).
 """
@@ -21,9 +21,9 @@ def _const(a):
     return a
 
 
-#: Horizontal gradient (responds to vertical edges): seed 000's ``G_x``.
+#: Horizontal gradient (responds to vertical edges): Sobel's ``G_x`` (Gonzalez & Woods 2018, section 3.6).
 sobel_x = _const([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
-#: Vertical gradient (responds to horizontal edges): seed 000's ``G_y`` (``G_x`` rotated 90 degrees).
+#: Vertical gradient (responds to horizontal edges): Sobel's ``G_y`` (``G_x`` rotated 90 degrees).
 sobel_y = _const([[1, 2, 1], [0, 0, 0], [-1, -2, -1]])
 #: Sharpen: identity plus a negative Laplacian.
 sharpen = _const([[0, -1, 0], [-1, 5, -1], [0, -1, 0]])
@@ -60,7 +60,7 @@ def filter2d(image, kernel, *, padding="valid", flip=False):
 
     Args:
       image: (H, W) or (N, H, W, C), floating. kernel: (K, K).
-      padding: as :func:`jcnn.ops.conv` ('valid' is the seed's version).
+      padding: as :func:`jcnn.ops.conv` ('valid', full windows only, is the textbook version).
     Returns:
       (H_out, W_out) or (N, H_out, W_out, C).
     """

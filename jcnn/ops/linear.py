@@ -32,7 +32,7 @@ def dense(x, w, b=None, *, precision=None):
 
 
 def pointwise_conv(x, w, b=None, *, precision=None):
-    """A 1x1 convolution: mixes channels, keeps the spatial size (seed 001, section 5).
+    """A 1x1 convolution: mixes channels, keeps the spatial size (Lin, Chen & Yan 2014, section 3.1).
 
     This is :func:`jcnn.ops.conv` with a kernel of size 1 in every spatial dim;
     its value equals :func:`dense` applied at every pixel.

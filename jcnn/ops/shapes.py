@@ -17,7 +17,7 @@ def _one_dim_padding(n, k, padding, stride, dilation, fn):
 def conv_output_size(n: int, k: int, *, stride: int = 1, padding=0, dilation: int = 1, ceil_mode: bool = False) -> int:
     """Output length of a convolution or pooling window along one dim.
 
-    The seed's ``(W - F + 2P) / S + 1`` generalised to dilation and asymmetric
+    The usual ``(W - F + 2P) / S + 1`` (Dumoulin & Visin 2016, section 2) generalised to dilation and asymmetric
     padding: ``floor((n + lo + hi - dilation*(k - 1) - 1) / stride) + 1``.
     With ``ceil_mode=True`` the division rounds up, and the last window must
     still start inside the input or its low padding (PyTorch's rule, used by

@@ -30,3 +30,10 @@ def test_summary_table(capsys):
 def test_unknown_name_exits_2_with_close_matches(capsys):
     assert main(["summary", "lenet"]) == 2
     assert "lenet5" in capsys.readouterr().err
+
+
+def test_bad_num_classes_is_one_line_and_exit_2(capsys):
+    for value in ("0", "-3"):
+        assert main(["summary", "lenet5", "--num-classes", value]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"--num-classes {value}" in err and "Traceback" not in err

@@ -141,3 +141,23 @@ def test_summary_error_names_layer():
         jcnn.summary("vgg16", (16, 16, 3), print_=False)
     with pytest.raises(ValueError, match=r"VGG.*\(1, 32, 32, 1\)"):
         jcnn.summary(model, (32, 32, 1), print_=False)
+
+
+def test_summary_at_the_prompt_prints_the_table_once(capsys):
+    import sys
+
+    s = jcnn.summary("lenet5")
+    sys.displayhook(s)  # what the interactive prompt does with the returned value
+    out = capsys.readouterr().out
+    assert out.count("Total params: 61,706") == 1 and out.count('Model: "lenet5"') == 1
+    assert repr(s).count("\n") == 0 and "61,706 params" in repr(s)
+
+
+def test_a_bare_layer_is_its_own_row():
+    conv = nn.Conv(1, 2, kernel_size=3, rngs=nnx.Rngs(0))
+    s = jcnn.summary(conv, (8, 8, 1), print_=False)
+    assert [(r.name, r.type, r.output_shape) for r in s.rows] == [("Conv", "Conv", (1, 6, 6, 2))]
+    row = s.rows[0]
+    assert row.params == 3 * 3 * 1 * 2 + 2 == s.total["params"]
+    assert row.macs == 6 * 6 * 2 * (3 * 3 * 1) == s.total["macs"]  # nothing left "outside layers"
+    assert (row.rf, row.jump, row.start) == (3, 1, 1)  # unpadded: the first window is centred on pixel 1

@@ -7,7 +7,7 @@ import pytest
 from flax import nnx
 
 from jcnn import models, nn
-from jcnn.nn.capture import LayerInputError, capture, layers, trace
+from jcnn.nn.capture import CallRecord, LayerInputError, capture, intercept, layers, trace, units
 
 LENET_LAYERS = ["conv1", "act1", "pool1", "conv2", "act2", "pool2", "flatten", "fc1", "act3", "fc2", "act4", "fc3"]
 
@@ -120,3 +120,39 @@ def test_layer_errors_name_model_layer_and_shapes(lenet):
     with pytest.raises(LayerInputError, match="'fc1'"):
         capture(lenet, jnp.zeros((1, 28, 28, 1)), layers="conv1")
     assert not hasattr(type(lenet.conv1).__call__, "__jcnn_capture__")  # restored after an error too
+
+
+def test_capture_stop_after_runs_nothing_behind_the_layer(lenet):
+    x = jax.random.normal(jax.random.key(2), (1, 64, 64, 1))  # 64x64: fc1 would reject the flattened map
+    got = capture(lenet, x, layers=["conv1", "pool2"], stop_after="pool2")
+    y = lenet.pool1(lenet.act1(lenet.conv1(x)))
+    np.testing.assert_allclose(got["pool2"], lenet.pool2(lenet.act2(lenet.conv2(y))), rtol=1e-5, atol=1e-6)
+    assert set(got) == {"conv1", "pool2"} and got["pool2"].shape == (1, 13, 13, 16)
+    with pytest.raises(LayerInputError, match="'fc1'"):
+        capture(lenet, x, layers="pool2")  # without stop_after the head runs and fails
+    with pytest.raises(ValueError, match="stop_after='pool9'.*close matches"):
+        capture(lenet, x, layers="conv1", stop_after="pool9")
+
+
+def test_intercept_replaces_a_layer_output(lenet):
+    x = jax.random.normal(jax.random.key(3), (1, 32, 32, 1))
+    seen = []
+
+    def around(path, module, call, args):
+        seen.append(path)
+        return call() * 0.0
+
+    with intercept(lenet, around, paths={"conv2"}):
+        y = lenet(x)
+    assert seen == ["conv2"]
+    fc3 = lenet.fc3  # everything behind conv2 sees zeros: the output is what the biases alone give
+    h = lenet.fc1(lenet.flatten(lenet.pool2(lenet.act2(jnp.zeros((1, 10, 10, 16))))))
+    expect = fc3(lenet.act4(lenet.fc2(lenet.act3(h))))
+    np.testing.assert_allclose(y, expect, rtol=1e-6, atol=1e-6)
+    assert not hasattr(type(lenet.conv2).__call__, "__jcnn_capture__")
+
+
+def test_a_bare_layer_traces_as_one_record():
+    conv = nn.Conv(1, 2, kernel_size=3, rngs=nnx.Rngs(0))
+    assert units(conv) == {"": ""}
+    assert trace(conv, (1, 8, 8, 1)) == [CallRecord("Conv", "", "Conv", (1, 8, 8, 1), (1, 6, 6, 2), 20, 1)]

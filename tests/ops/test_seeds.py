@@ -124,6 +124,12 @@ def test_demo_command_prints_the_map(capsys):
     assert "112" in out
 
 
+def test_demo_command_has_no_options(capsys):
+    with pytest.raises(SystemExit) as err:  # the old, unused --no-color is gone
+        main(["demo", "--no-color"])
+    assert err.value.code == 2 and "--no-color" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("w_size, f, p, s, want", [(32, 5, 0, 1, 28), (9, 3, 0, 1, 7), (7, 2, 0, 2, 3)])
 def test_seed_output_size_examples(w_size, f, p, s, want):
     assert (w_size - f + 2 * p) // s + 1 == want == ops.conv_output_size(w_size, f, stride=s, padding=p)
