@@ -8,7 +8,7 @@ its ``resized_crop(box, size=...)`` then decodes what that crop needs and
 resizes it to ``size`` x ``size``:
 
 * JPEG (the ImageNet case): simplejpeg (libjpeg-turbo) decodes straight to
-  ``RGBX`` (or ``GRAY``), which Pillow wraps without a copy; the decode is
+  RGB (or GRAY) into a NumPy buffer that Pillow takes over; the decode is
   DCT-scaled by the largest of 1/2, 1/4, 1/8 that keeps the crop at least
   ``size`` pixels across (as Pillow's ``Image.draft`` picks), never by libjpeg's
   other factors (3/8, 5/8, 3/4, 7/8 decode slower than full size: no SIMD IDCT).
@@ -104,18 +104,21 @@ class EncodedImage:
         Returns:
           (size, size, channels) uint8 (``out`` if given), antialiased bilinear.
         """
-        pixels = self._jpeg_resized_crop(box, size, channels) if self.jpeg else None
-        if pixels is None:  # not a plain JPEG, or one simplejpeg refused: Pillow does it all
+        from PIL import Image
+
+        resized = self._jpeg_resized_crop(box, size, channels) if self.jpeg else None
+        if resized is None:  # not a plain JPEG, or one simplejpeg refused: Pillow does it all
             with _as_pil(self.item) as pil:
                 scale = _pil_draft(pil, box, size)
                 mode = "RGB" if channels == 3 else "L"
                 converted = pil if pil.mode == mode else pil.convert(mode)  # CMYK, palette, alpha, 16-bit, grey
-                pixels = _resize(converted, box, scale, size)
-        pixels = pixels[..., None] if pixels.ndim == 2 else pixels[..., :channels]  # RGBX -> RGB: a view
-        if flip:
-            pixels = pixels[:, ::-1]
+                resized = _resize(converted, box, scale, size)
+        if flip:  # in Pillow: a NumPy flip of the packed result would cost a strided copy
+            resized = resized.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        pixels = np.asarray(resized)
+        pixels = pixels[..., None] if pixels.ndim == 2 else pixels
         if out is None:
-            return np.ascontiguousarray(pixels)
+            return pixels
         np.copyto(out, pixels)
         return out
 
@@ -124,18 +127,18 @@ class EncodedImage:
         from PIL import Image
 
         s = _scale(box, size, (self.height, self.width))
-        colourspace = "RGBX" if channels == 3 else "GRAY"  # RGBX: Pillow's own layout, wrapped without a copy
+        colourspace = "RGB" if channels == 3 else "GRAY"
         try:  # asking for ceil(W / s) x ceil(H / s) makes libjpeg-turbo pick exactly 1/s
             pixels = simplejpeg.decode_jpeg(self.item, colourspace, min_height=-(-self.height // s),
                                             min_width=-(-self.width // s))
         except ValueError:  # libjpeg warnings (e.g. extraneous bytes) are errors in strict mode: Pillow decides
             return None
-        mode = "RGBX" if channels == 3 else "L"
+        mode = "RGB" if channels == 3 else "L"
         return _resize(Image.frombuffer(mode, (pixels.shape[1], pixels.shape[0]), pixels, "raw", mode, 0, 1),
                        box, s, size)
 
 
-def _resize(pil, box, scale: float, size: int) -> np.ndarray:
+def _resize(pil, box, scale: float, size: int):
     """Pillow's antialiased bilinear of ``box`` (full-image pixels; ``pil`` decoded at 1/scale) to size x size."""
     from PIL import Image
 
@@ -143,7 +146,7 @@ def _resize(pil, box, scale: float, size: int) -> np.ndarray:
     width, height = pil.size
     region = (max(0.0, left / scale), max(0.0, top / scale), min(float(width), (left + w) / scale),
               min(float(height), (top + h) / scale))
-    return np.asarray(pil.resize((size, size), Image.Resampling.BILINEAR, box=region))
+    return pil.resize((size, size), Image.Resampling.BILINEAR, box=region)
 
 
 def _pil_draft(pil, box, size: int) -> float:
