@@ -66,13 +66,10 @@ def _as_pil(item):
     return Image.open(io.BytesIO(item))
 
 
-def _scale(box, size: int, full: tuple[int, int]) -> int:
+def _scale(box, size: int) -> int:
     """Largest DCT scale s in (8, 4, 2, 1) whose decode keeps the ``box`` crop >= ``size`` pixels across."""
     _, _, h, w = box
-    for s in _JPEG_SCALES:
-        if h / s >= size and w / s >= size and min(full) >= s:
-            return s
-    return 1
+    return next(s for s in _JPEG_SCALES if s == 1 or (h / s >= size and w / s >= size))
 
 
 class EncodedImage:
@@ -126,7 +123,7 @@ class EncodedImage:
         import simplejpeg
         from PIL import Image
 
-        s = _scale(box, size, (self.height, self.width))
+        s = _scale(box, size)
         colourspace = "RGB" if channels == 3 else "GRAY"
         try:  # asking for ceil(W / s) x ceil(H / s) makes libjpeg-turbo pick exactly 1/s
             pixels = simplejpeg.decode_jpeg(self.item, colourspace, min_height=-(-self.height // s),
@@ -154,7 +151,7 @@ def _pil_draft(pil, box, size: int) -> float:
     if pil.format != "JPEG":
         return 1
     width, height = pil.size
-    s = _scale(box, size, (height, width))
+    s = _scale(box, size)
     if s == 1:
         return 1
     pil.draft(pil.mode, (width // s, height // s))
