@@ -54,11 +54,11 @@ def _plain_train(item, k):
     """The plainest Pillow code for the train crop: full decode to RGB, crop, antialiased bilinear, flip."""
     from PIL import Image
 
-    rng = T.example_rng(0, 0, k)
+    u = T.example_uniforms(0, 0, k)
     im = Image.open(io.BytesIO(item))
-    top, left, h, w = T.crop_box(im.height, im.width, rng)
+    top, left, h, w = T.crop_box(im.height, im.width, u)
     out = im.convert("RGB").crop((left, top, left + w, top + h)).resize((224, 224), Image.Resampling.BILINEAR)
-    return np.asarray(out.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else out)
+    return np.asarray(out.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if u[40] < 0.5 else out)
 
 
 def _plain_eval(item, k=0):
@@ -314,9 +314,8 @@ def _whole():
         pyvips.cache_set_max(0)
 
         def vips(b, k):
-            rng = T.example_rng(0, 0, k)
             im = pyvips.Image.jpegload_buffer(b)
-            top, left, h, w = T.crop_box(im.height, im.width, rng)
+            top, left, h, w = T.crop_box(im.height, im.width, T.example_uniforms(0, 0, k))
             im = im.crop(left, top, w, h).resize(224 / w, vscale=224 / h, kernel="linear")
             return np.ndarray(buffer=im.write_to_memory(), dtype=np.uint8, shape=(224, 224, 3))
 
@@ -352,7 +351,7 @@ def run_decoders(*, images: int = 100, reps: int = 5) -> dict:
         paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(tmp) for f in fs)
         blobs = [open(p, "rb").read() for p in paths]
     fulls = [_decoders()["Pillow"](b) for b in blobs]
-    boxes = [T.crop_box(f.shape[0], f.shape[1], T.example_rng(0, 0, k)) for k, f in enumerate(fulls)]
+    boxes = [T.crop_box(f.shape[0], f.shape[1], T.example_uniforms(0, 0, k)) for k, f in enumerate(fulls)]
     pils = [Image.fromarray(f) for f in fulls]
     resizers = _resizers()
     errors = {}
