@@ -202,13 +202,17 @@ def run_imagenet(*, images: int = 400, batch_size: int = 32, reps: int = 5, torc
         finally:
             bench.close()
     rows = {k: 1 / statistics.median(v) for k, v in per_core.items()}  # img/s per core
+    paired = {}  # jcnn's speed-up over each row, repetition by repetition (side by side), then the median
+    for k, v in per_core.items():
+        jcnn = per_core[f"{k.split(':')[0]}: jcnn pipeline, uint8 batches"]
+        paired[k] = statistics.median(other / mine for other, mine in zip(v, jcnn))
     wall = {k: statistics.median(x["img_s"] for x in v) for k, v in scaling.items()}
     cpu = {k: statistics.median(x["img_per_cpu_s"] for x in v) for k, v in scaling.items() if "jcnn" in k}
     train = rows["train: jcnn pipeline, uint8 batches"]
     efficiency = wall["jcnn, 2 worker(s)"] / (2 * wall["jcnn, 1 worker(s)"])
     cpu_efficiency = cpu["jcnn, 2 worker(s)"] / cpu["jcnn, 1 worker(s)"]
     return {"images": images, "mean_jpeg_bytes": float(np.mean(sizes)), "reps": reps, "batch_size": batch_size,
-            "per_core_img_s": rows, "per_core_runs_cpu_s_per_image": per_core, "torchvision": bench.tv_versions,
+            "per_core_img_s": rows, "jcnn_speedup_paired_median": paired, "per_core_runs_cpu_s_per_image": per_core, "torchvision": bench.tv_versions,
             "scaling_img_s": wall, "scaling_img_per_cpu_s": cpu, "scaling_runs": scaling,
             "jcnn_2_worker_efficiency": efficiency, "jcnn_2_worker_cpu_efficiency": cpu_efficiency,
             "eval_vs_resize_then_crop": order,
@@ -222,12 +226,14 @@ def print_imagenet(r: dict) -> None:
     print(f"ImageNet-like JPEGs ({r['images']} of 500x375, q90, mean {r['mean_jpeg_bytes'] / 1e3:.0f} kB), 224 px, "
           f"batch {r['batch_size']}; load {r['loadavg_start'][0]:.1f} -> {r['loadavg_end'][0]:.1f} on {r['cpus']} "
           f"cores; {'torch ' + tv['torch'] + ', torchvision ' + tv['torchvision'] if tv else 'no torchvision'}")
-    rows = r["per_core_img_s"]
+    rows, paired = r["per_core_img_s"], r["jcnn_speedup_paired_median"]
+    print(f"  {'per core (process CPU time), median of ' + str(r['reps']) + ' interleaved passes':<52} {'img/s':>7}"
+          f"   jcnn's speed-up: ratio of medians, median of paired ratios")
     for kind in ("train", "eval"):
         jcnn = rows[f"{kind}: jcnn pipeline, uint8 batches"]
         for name, ips in rows.items():
             if name.startswith(kind):
-                print(f"  {name:<52} {ips:>7,.0f} img/s per core   jcnn / this {jcnn / ips:5.2f}x")
+                print(f"  {name:<52} {ips:>7,.0f}   {jcnn / ips:5.2f}x  {paired[name]:5.2f}x")
     for name, ips in r["scaling_img_s"].items():
         print(f"  pipeline wall clock, {name:<26} {ips:>7,.0f} img/s")
     for name, ips in r["scaling_img_per_cpu_s"].items():

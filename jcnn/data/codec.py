@@ -20,19 +20,19 @@ resizes it to ``size`` x ``size``:
   rounding (``tests/data/test_codec.py`` pins the error against a float
   reference).
 
-Why these libraries (``experiments/benchmarks/input.py --case decoders``, 500x375
-quality-90 JPEGs, CPU ms per image on one thread, 2-core machine at load ~20,
-medians of interleaved repetitions): full decode simplejpeg 0.56-0.74, OpenCV
-``imdecode`` 0.65-0.83, Pillow 0.83-1.00 (Pillow's also pays ~0.17 ms to parse
-the header and ~0.17 ms to hand back an array; simplejpeg's header read takes
-0.04 ms and RGBX needs no repacking); bit-identical pixels. Resize of the crop to
-224: Pillow 0.9-1.05 (error vs the float reference <= 1 grey level), OpenCV
-``INTER_AREA`` 0.5 and ``INTER_AREA``/``INTER_LINEAR`` by axis 0.77 (mean error
-0.40, max 25: a box filter, nearest-like when enlarging), OpenCV ``INTER_LINEAR``
-0.2 (no antialiasing: mean error 0.55, max 54). libvips (pyvips) took 3 ms per
-image at this size. So simplejpeg decodes and Pillow resizes: exact output, and
-already 1.8x torchvision's per-core rate; OpenCV's faster resizers would trade
-exactness for speed, and importing cv2 would also switch TFDS's decoder.
+Why these libraries: ``experiments/benchmarks/input.py --case decoders``
+(``results/input_decoders_2026-12-02.md``; 500x375 quality-90 JPEGs, train
+crops to 224, process CPU ms per image, 2 shared cores). Full decode:
+simplejpeg 0.66, OpenCV ``imdecode`` 0.73, Pillow 1.22 (its header parsing and
+array hand-back included); simplejpeg's pixels are bit-identical to Pillow's and
+its header read needs no decoder set-up. Resize of the crop: Pillow 0.83 (error
+against a float reference <= 1 grey level, mean 0.27), OpenCV ``INTER_AREA``
+0.52 (mean 0.48, max 42: a box filter, nearest-like when enlarging), area/linear
+by axis 0.61 (mean 0.45, max 28), ``INTER_LINEAR`` 0.11 (no antialiasing: mean
+0.62, max 48); libvips (pyvips) took 4.2 ms for the whole crop. So simplejpeg
+decodes and Pillow resizes: the output stays torchvision's (PIL) result, and
+OpenCV stays out (it would also switch TFDS's own decoder). The resize is now
+the largest cost; an exact faster one is the way to more speed.
 """
 
 from __future__ import annotations
