@@ -48,7 +48,10 @@ def example_uniforms(seed: int, epoch: int, index: int, n: int = UNIFORMS) -> li
     third of building a NumPy generator (``default_rng`` hashes its seed and sets up
     state that the image decode between examples evicts from the caches).
     """
-    base = hashlib.blake2b(_KEY.pack(int(seed), int(epoch), int(index)), digest_size=64)
+    seed, epoch, index = int(seed), int(epoch), int(index)
+    if min(seed, epoch, index) < 0:
+        raise ValueError(f"example_uniforms: seed={seed}, epoch={epoch}, index={index} must all be ints >= 0")
+    base = hashlib.blake2b(_KEY.pack(seed, epoch, index), digest_size=64)
     words = []
     for block in range(-(-n // 8)):
         h = base.copy()

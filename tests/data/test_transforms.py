@@ -164,5 +164,7 @@ def test_example_uniforms_are_blake2b_counter_mode():
     assert u[40] == (int.from_bytes(digest[:8], "little") >> 11) / 2 ** 53
     assert u == T.example_uniforms(7, 2, 123)
     assert len({tuple(T.example_uniforms(*a)) for a in [(7, 2, 123), (8, 2, 123), (7, 3, 123), (7, 2, 124)]}) == 4
+    with pytest.raises(ValueError, match=r"example_uniforms: seed=-1, epoch=0, index=3 must all be ints >= 0"):
+        T.example_uniforms(-1, 0, 3)
     many = np.array([T.example_uniforms(0, 0, i) for i in range(500)])
     assert abs(many.mean() - 0.5) < 0.01 and np.histogram(many, 10, (0, 1))[0].min() > 0.09 * many.size
