@@ -109,8 +109,11 @@ class LoadBatch:
         else:
             epoch = int(element["step"]) // self.steps_per_epoch
             items, labels = self.source.get_items(indices)
-            images = np.stack([self.transform(item, channels=self.channels, seed=self.seed, epoch=epoch,
-                                              index=int(i)) for item, i in zip(items, indices)])
+            size = self.transform.size
+            images = np.empty((len(items), size, size, self.channels), np.uint8)
+            for k, (item, i) in enumerate(zip(items, indices)):  # each writes its slot: no per-image copy
+                self.transform(item, channels=self.channels, seed=self.seed, epoch=epoch, index=int(i),
+                               out=images[k])
         return {"image": images, "label": labels, "index": indices, "step": element["step"]}
 
 

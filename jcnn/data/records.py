@@ -14,14 +14,13 @@ numbered files of about ``SHARD_BYTES`` each (ImageNet's train split: ~140).
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import struct
 
 import numpy as np
 
-from jcnn.data import store
+from jcnn.data import codec, store
 
 SHARD_BYTES = 1 << 30
 WRITER_OPTIONS = "group_size:1,uncompressed"
@@ -78,11 +77,7 @@ class SplitWriter:
 
 def open_image(data: bytes, channels: int):
     """Fully decoded ``(H, W, C)`` uint8 array of encoded bytes, C = ``channels`` (1 or 3)."""
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as im:
-        array = np.asarray(im.convert("L" if channels == 1 else "RGB"), np.uint8)
-    return array[..., None] if array.ndim == 2 else array
+    return codec.decode(data, channels)
 
 
 class RecordSource:

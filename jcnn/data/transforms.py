@@ -1,6 +1,6 @@
 """Host-side decode + crop + resize of one image to uint8, run in grain's reader threads or worker processes.
 
-NumPy and Pillow only (no JAX): these run once per example in worker processes.
+NumPy, simplejpeg and Pillow only (no JAX): these run once per example in worker processes.
 
 * ``RandomResizedCrop`` (training): the Inception crop of Szegedy et al. (2015,
   "Going deeper with convolutions", section 6) as torchvision and the Flax
@@ -11,57 +11,74 @@ NumPy and Pillow only (no JAX): these run once per example in worker processes.
 * ``CenterCrop`` (evaluation): resize the shorter side to ``round(size /
   crop_fraction)`` (256 for 224 at 0.875) and take the central ``size`` square.
 
-Randomness is a pure function of (seed, epoch, example index):
-``np.random.default_rng([seed, epoch, index])``, so a batch's pixels do not
-depend on worker count, thread timing or resumption.
+Randomness is a pure function of (seed, epoch, example index)
+(``example_uniforms``), so a batch's pixels do not depend on worker count,
+thread timing or resumption.
 
-Decoder and resize: Pillow (already a dependency; libjpeg-turbo inside). Its JPEG
-``draft`` mode decodes at 1/2, 1/4 or 1/8 scale via the DCT, chosen so the crop
-keeps at least ``size`` pixels across (never coarser than a full decode would
-give), and ``Image.resize(box=...)`` crops and resizes in one antialiased pass.
-Measured (``experiments/benchmarks/input.py``, results in
-``experiments/benchmarks/results/input_imagenet_*.md``): on ~500x375 JPEGs at 224
-the draft rarely applies (a 2x reduction needs a crop of >= 448 px), so the
-per-core rate is that of a full decode; it pays off for large photos and small
-crops (the 64-px smoke runs decode at 1/4-1/8). OpenCV and simplejpeg were not
-installed here and are not measured.
+Decoding (``jcnn.data.codec``): the header gives the size the crop is drawn
+from; then only what the crop needs is decoded (DCT-scaled JPEG decoding when
+the crop keeps >= ``size`` pixels across at 1/2, 1/4 or 1/8 scale) and the crop
+box alone is resized (antialiased bilinear, as torchvision on PIL images).
+Speed against torchvision's pipeline: ``experiments/benchmarks/input.py --case
+imagenet`` (results in ``experiments/benchmarks/results/input_imagenet_*.md``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
+import hashlib
 import math
+import struct
 
 import numpy as np
 
-_JPEG_SCALES = (1, 2, 4, 8)
+from jcnn.data import codec
 
 
-def example_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
-    """The generator of one example's random choices in one epoch."""
-    return np.random.default_rng([int(seed), int(epoch), int(index)])
+UNIFORMS = 41  # per example: 10 crop tries x (area, aspect, top, left), then the flip
+_KEY, _WORDS = struct.Struct("<3Q"), struct.Struct("<8Q")
 
 
-def crop_box(height: int, width: int, rng: np.random.Generator, *, scale=(0.08, 1.0),
+def example_uniforms(seed: int, epoch: int, index: int, n: int = UNIFORMS) -> list[float]:
+    """``n`` uniforms in [0, 1) that are a pure function of (seed, epoch, index).
+
+    A counter-based generator (Salmon et al. 2011, "Parallel random numbers: as easy
+    as 1, 2, 3"): BLAKE2b (Aumasson et al. 2013) of the three numbers and a block
+    counter, each 64-byte digest giving eight 53-bit floats. Per example it costs a
+    third of building a NumPy generator (``default_rng`` hashes its seed and sets up
+    state that the image decode between examples evicts from the caches).
+    """
+    seed, epoch, index = int(seed), int(epoch), int(index)
+    if min(seed, epoch, index) < 0:
+        raise ValueError(f"example_uniforms: seed={seed}, epoch={epoch}, index={index} must all be ints >= 0")
+    base = hashlib.blake2b(_KEY.pack(seed, epoch, index), digest_size=64)
+    words = []
+    for block in range(-(-n // 8)):
+        h = base.copy()
+        h.update(block.to_bytes(8, "little"))
+        words.extend(_WORDS.unpack(h.digest()))
+    return [(x >> 11) * 2.0 ** -53 for x in words[:n]]
+
+
+def crop_box(height: int, width: int, uniforms, *, scale=(0.08, 1.0),
              ratio=(3 / 4, 4 / 3)) -> tuple[int, int, int, int]:
     """Inception-style random crop of an H x W image: ``(top, left, h, w)``.
 
     Area fraction ~ U(scale), aspect w/h ~ exp(U(log ratio)); the first of 10 tries
     that fits inside the image wins, at a uniform position. Otherwise the whole image,
-    clipped to the nearest aspect in ``ratio``, centred.
+    clipped to the nearest aspect in ``ratio``, centred. ``uniforms``: at least 40
+    floats in [0, 1), four per try (``example_uniforms``).
     """
     area = height * width
     log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
-    for _ in range(10):
-        target = area * rng.uniform(scale[0], scale[1])
-        aspect = math.exp(rng.uniform(log_lo, log_hi))
+    for t in range(10):
+        u_area, u_aspect, u_top, u_left = uniforms[4 * t:4 * t + 4]
+        target = area * (scale[0] + (scale[1] - scale[0]) * u_area)
+        aspect = math.exp(log_lo + (log_hi - log_lo) * u_aspect)
         w = int(round(math.sqrt(target * aspect)))
         h = int(round(math.sqrt(target / aspect)))
         if 0 < w <= width and 0 < h <= height:
-            top = int(rng.integers(0, height - h + 1))
-            left = int(rng.integers(0, width - w + 1))
-            return top, left, h, w
+            return int(u_top * (height - h + 1)), int(u_left * (width - w + 1)), h, w
     in_ratio = width / height
     if in_ratio < min(ratio):
         w, h = width, int(round(width / min(ratio)))
@@ -87,65 +104,6 @@ def center_box(height: int, width: int, *, size: int, crop_fraction: float) -> t
     return top * sy, left * sx, size * sy, size * sx
 
 
-def _open(item):
-    from PIL import Image
-
-    if isinstance(item, np.ndarray):
-        return Image.fromarray(item[..., 0] if item.ndim == 3 and item.shape[-1] == 1 else item)
-    return Image.open(io.BytesIO(item))
-
-
-def _draft(im, box, size: int) -> float:
-    """Asks a JPEG for the smallest DCT-scaled decode that keeps >= size pixels across the crop; returns the scale."""
-    if im.format != "JPEG":
-        return 1.0
-    width, height = im.size
-    _, _, h, w = box
-    want = (max(1, math.ceil(width * size / w)), max(1, math.ceil(height * size / h)))
-    im.draft(im.mode, want)
-    for s in _JPEG_SCALES:  # Pillow reports the scaled size as ceil(original / s)
-        if im.size == (-(-width // s), -(-height // s)):
-            return float(s)
-    return width / im.size[0]
-
-
-def resized_crop(item, box, *, size: int, channels: int, flip: bool = False) -> np.ndarray:
-    """Decodes ``item`` (encoded bytes or an (H, W, C) uint8 array), crops ``box`` = (top, left, h, w), resizes.
-
-    Returns:
-      (size, size, channels) uint8; bilinear (antialiased when shrinking), mirrored if ``flip``.
-    """
-    with _open(item) as im:
-        return _crop_resize(im, box, size=size, channels=channels, flip=flip)
-
-
-def _crop_resize(im, box, *, size: int, channels: int, flip: bool) -> np.ndarray:
-    from PIL import Image
-
-    mode = "RGB" if channels == 3 else "L"
-    s = _draft(im, box, size)
-    if im.mode not in ("L", "RGB"):  # CMYK, palette, 16-bit, alpha: convert before filtering
-        im = im.convert(mode)
-    top, left, h, w = box
-    sw, sh = im.size
-    region = (max(0.0, left / s), max(0.0, top / s), min(float(sw), (left + w) / s), min(float(sh), (top + h) / s))
-    out = im.resize((size, size), Image.Resampling.BILINEAR, box=region)
-    if flip:
-        out = out.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    if out.mode != mode:
-        out = out.convert(mode)
-    array = np.asarray(out, np.uint8)
-    return array[..., None] if array.ndim == 2 else array
-
-
-def image_size(item) -> tuple[int, int]:
-    """(H, W) of encoded bytes (header only) or of an array."""
-    if isinstance(item, np.ndarray):
-        return int(item.shape[0]), int(item.shape[1])
-    with _open(item) as im:
-        return im.size[1], im.size[0]
-
-
 def _check_size(fn, size):
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"{fn}: size={size!r} must be a positive int (the square output side)")
@@ -164,7 +122,8 @@ def _check_range(fn, arg, value, *, upper=None):
 class RandomResizedCrop:
     """Training transform: Inception random crop to ``size`` x ``size`` + random horizontal flip.
 
-    Call: ``t(item, *, channels, seed, epoch, index) -> (size, size, channels) uint8``.
+    Call: ``t(item, *, channels, seed, epoch, index, out=None) -> (size, size, channels) uint8``
+    (written into ``out`` when given: the pipeline passes its batch's slot).
     """
 
     size: int
@@ -177,19 +136,21 @@ class RandomResizedCrop:
         _check_range("RandomResizedCrop", "scale", self.scale, upper=1.0)
         _check_range("RandomResizedCrop", "ratio", self.ratio)
 
-    def __call__(self, item, *, channels: int, seed: int, epoch: int, index: int) -> np.ndarray:
-        rng = example_rng(seed, epoch, index)
-        with _open(item) as im:  # the header gives the size; decoding waits for the draft request
-            box = crop_box(im.height, im.width, rng, scale=self.scale, ratio=self.ratio)
-            flip = bool(self.flip and rng.random() < 0.5)
-            return _crop_resize(im, box, size=self.size, channels=channels, flip=flip)
+    def __call__(self, item, *, channels: int, seed: int, epoch: int, index: int, out=None) -> np.ndarray:
+        u = example_uniforms(seed, epoch, index)
+        im = codec.EncodedImage(item)  # the header gives the size; decoding waits for the crop
+        box = crop_box(im.height, im.width, u, scale=self.scale, ratio=self.ratio)
+        flip = bool(self.flip and u[40] < 0.5)
+        return im.resized_crop(box, size=self.size, channels=channels, flip=flip, out=out)
 
 
 @dataclasses.dataclass(frozen=True)
 class CenterCrop:
     """Evaluation transform: shorter side to ``size / crop_fraction``, central ``size`` x ``size``.
 
-    Call: ``t(item, *, channels, seed, epoch, index) -> (size, size, channels) uint8`` (no randomness).
+    Call: ``t(item, *, channels, seed, epoch, index, out=None) -> (size, size, channels) uint8`` (no
+    randomness). The crop box is mapped back to the original image and only it is resized: the
+    same samples as resizing the whole image and cropping (torchvision's order), ~half the work.
     """
 
     size: int
@@ -200,10 +161,11 @@ class CenterCrop:
         if not isinstance(self.crop_fraction, (int, float)) or not 0 < self.crop_fraction <= 1:
             raise ValueError(f"CenterCrop: crop_fraction={self.crop_fraction!r} must be in (0, 1]")
 
-    def __call__(self, item, *, channels: int, seed: int = 0, epoch: int = 0, index: int = 0) -> np.ndarray:
-        with _open(item) as im:
-            box = center_box(im.height, im.width, size=self.size, crop_fraction=self.crop_fraction)
-            return _crop_resize(im, box, size=self.size, channels=channels, flip=False)
+    def __call__(self, item, *, channels: int, seed: int = 0, epoch: int = 0, index: int = 0,
+                 out=None) -> np.ndarray:
+        im = codec.EncodedImage(item)
+        box = center_box(im.height, im.width, size=self.size, crop_fraction=self.crop_fraction)
+        return im.resized_crop(box, size=self.size, channels=channels, out=out)
 
 
 def for_config(data_cfg, *, train: bool):
