@@ -26,11 +26,9 @@ def nhwc(nd: int) -> tuple[str, str, str]:
 
 
 def is_int(v) -> bool:
+    """An int or NumPy integer, not a bool: the one int check of jcnn's argument parsing."""
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
-
-#: ``is_int(v)``: an int or NumPy integer, not a bool; the one int check of jcnn's argument parsing.
-is_int = _is_int
 
 
 def as_tuple(value, nd: int, name: str, fn: str, *, minimum: int = 1) -> tuple[int, ...]:
