@@ -348,7 +348,11 @@ def load(workdir, step: int | None = None) -> dict:
         cfg = ml_collections.ConfigDict(meta["config"])
         total = int(cfg.train.steps)
         tx = {k: optim.optimizer(cfg, total) for k in ("g", "d")} if cfg.task == "gan" else optim.optimizer(cfg, total)
-        abstract = jax.eval_shape(lambda: state_lib.saved(state_lib.create(cfg, tx)[1]))
+        # Shardings of this process, not the writer's: a run saved on 8 devices (or 2 hosts) reads back
+        # on one device; orbax refuses a target without shardings when the topology differs.
+        one = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+        abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=one),
+                                jax.eval_shape(lambda: state_lib.saved(state_lib.create(cfg, tx)[1])))
         s, st, meta = ckpt.restore(abstract, step=step)
         return {**st, "meta": meta}
     finally:
