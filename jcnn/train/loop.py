@@ -169,6 +169,29 @@ class _Stop:
             signal.signal(sig, old)
 
 
+def _stop_every(cfg) -> int:
+    """Steps between stop checks: every step alone; every ``train.log_every`` steps across processes."""
+    return 1 if jax.process_count() == 1 else int(cfg.train.log_every)
+
+
+def _agree_stop(local: str | None) -> str | None:
+    """The stop request all processes act on: this process's signal name (or None) reduced over processes.
+
+    A preempted host gets SIGTERM alone; every process must still save the same step (an orbax
+    save is collective) and stop. With several processes this is a collective -- an all-gather
+    of one int32 per process, the largest signal number wins (SIGTERM over SIGINT) -- that every
+    process calls at the same steps, the multiples of :func:`_stop_every`: a signal stops the run
+    within ``train.log_every`` steps, at one tiny host sync per ``log_every`` steps. One process
+    returns ``local`` with no device work at all.
+    """
+    if jax.process_count() == 1:
+        return local
+    from jax.experimental import multihost_utils
+    codes = multihost_utils.process_allgather(np.int32(signal.Signals[local].value if local else 0))
+    code = int(np.max(codes))
+    return signal.Signals(code).name if code else None
+
+
 def train(cfg: ml_collections.ConfigDict, workdir, *, progress: bool = True, log=None) -> dict:
     """Train ``cfg`` in ``workdir`` (resuming from its newest good checkpoint); returns the summary dict."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -251,7 +274,7 @@ def _train(cfg, workdir, ckpt, layout, progress, log):
     bar = tqdm(total=total, initial=start, disable=not (progress and lead), dynamic_ncols=True, mininterval=1.0,
                unit="step", file=sys.stderr)
     t0, t_last, s_last, loss_avg = time.perf_counter(), time.perf_counter(), start, None
-    step = start
+    step, stop_every = start, _stop_every(cfg)
     with _Stop() as stop:
         while step < total:
             host_batch = next(it)
@@ -292,12 +315,13 @@ def _train(cfg, workdir, ckpt, layout, progress, log):
                     save(step, eval_acc)  # keep the best
             if (cfg.checkpoint.every and step % cfg.checkpoint.every == 0) or step == total:
                 save(step, eval_acc)
-            if stop.signal:
+            if step % stop_every == 0 and (stopped := _agree_stop(stop.signal)):
                 save(step, eval_acc)
                 bar.close()
-                log(f"jcnn train: {stop.signal} received; saved step {step} and stopped")
+                log(f"jcnn train: {stopped} received{'' if stop.signal else ' by another process'}; "
+                    f"saved step {step} and stopped")
                 writer.close()
-                return {**summary, "stopped_by": stop.signal, "step": step}
+                return {**summary, "stopped_by": stopped, "step": step}
     bar.close()
     elapsed = time.perf_counter() - t0
     if step == start and start not in ckpt.steps():
