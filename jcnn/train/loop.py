@@ -1,8 +1,15 @@
 """``train(cfg, workdir)``: set-up, data, state, resume, the loop, evaluation, checkpoints.
 
 Data parallel over every device (a ``Mesh`` over ``jax.devices()``, batch
-sharded on ``"data"``, state replicated); each process reads its own shard
-``(process_index, process_count)`` of the data. The step is jitted once.
+sharded on ``"data"``, state replicated); each process reads its part
+``(process_index, process_count)`` of every global batch, so the batches, and
+the parameters up to reduction order, do not depend on how the devices are
+spread over processes. The step is jitted once.
+
+Multi-host: checkpoints are written collectively (each process its part) and
+read back with the reader's shardings, so a run saved on 8 devices or 2 hosts
+resumes on another device count or loads (:func:`load`) on one device. A
+signal on one process stops every process at the same step (:func:`_agree_stop`).
 """
 
 from __future__ import annotations
@@ -360,8 +367,9 @@ def summary_line(s: dict) -> str:
 def load(workdir, step: int | None = None) -> dict:
     """The saved state of ``workdir``'s newest good checkpoint (or ``step``) as pytrees of arrays.
 
-    Returns ``{"step", "params", "batch_stats", "opt_state", "meta"}``; the
-    structure is rebuilt from the config stored in the checkpoint.
+    Returns ``{"step", "params", "batch_stats", "opt_state", "meta"}``, every array on this process's
+    first local device, whatever device count or number of processes wrote it; the structure is
+    rebuilt from the config stored in the checkpoint.
     """
     ckpt = ckpt_lib.Checkpointer(pathlib.Path(workdir) / "checkpoints")
     try:

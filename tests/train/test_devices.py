@@ -108,18 +108,24 @@ def test_a_run_saved_on_eight_devices_resumes_on_eight_or_four(eight_device_run,
         _all_close(a, b)
 
 
-@pytest.mark.slow  # 30 s alone, 90 s on a loaded 2-core machine; cheap default: the data and stop tests
+@pytest.mark.slow  # 45 s alone, 90 s on a loaded 2-core machine; cheap default: the data and stop tests
 def test_two_processes_match_one(tmp_path):
     """2 processes x 4 devices vs 1 process x 8: same global batches, so the same parameters after 4 steps
-    (within TOL); the two-process checkpoint (each process wrote its part) loads in this one process."""
-    results = finish(two_hosts(*ARGS, workdir=tmp_path / "two"))
+    (within TOL); the two-process checkpoint (each process wrote its part) loads in this one process and
+    resumes in one process of one device (the data position does not depend on the process count)."""
+    results = finish(two_hosts(*RESUMABLE, workdir=tmp_path / "two"))
     for rc, out, err in results:
         assert rc == 0, err[-3000:]
     assert "8 device(s) (cpu), 2 process(es)" in results[0][2]
-    rc, out, err = cli_run(*ARGS, "--workdir", str(tmp_path / "one"), env=EIGHT)
+    rc, out, err = cli_run(*RESUMABLE, "--workdir", str(tmp_path / "one"), env=EIGHT)
     assert rc == 0, err
     _all_close(params(tmp_path / "one"), params(tmp_path / "two"))
     _close(jt.read_metrics(tmp_path / "one"), jt.read_metrics(tmp_path / "two"))
     images = np.random.default_rng(0).uniform(0, 1, (4, 28, 28, 1)).astype(np.float32)
     np.testing.assert_allclose(jt.load_model(tmp_path / "two")(images), jt.load_model(tmp_path / "one")(images),
                                rtol=1e-4, atol=1e-4)
+    _cut_at_step_2(tmp_path / "two", tmp_path / "cut")
+    rc, out, err = cli_run(*RESUMABLE, "--workdir", str(tmp_path / "cut"))
+    assert rc == 0, err
+    assert "1 process(es)" in err and "resuming from step 2" in err
+    _all_close(params(tmp_path / "two"), params(tmp_path / "cut"))
