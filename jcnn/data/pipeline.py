@@ -3,9 +3,11 @@
 Batches are built from a random-access table of *steps*: step ``s`` belongs to
 epoch ``e = s // steps_per_epoch``, whose order is the permutation drawn from
 ``np.random.default_rng([seed, e])`` -- a pure function of (seed, epoch). With
-``shard=(i, k)`` every process uses the same permutation and takes its own
-``n // k`` slice of it, so shards never overlap within an epoch and every
-process runs the same number of steps. Each batch gathers its examples with one
+``shard=(i, k)`` every process uses the same permutation and takes the ``i``-th
+of ``k`` equal parts of each *global* batch of ``k * b`` consecutive examples,
+so shards never overlap within an epoch, every process runs the same number of
+steps, and the global batch at every step is the one a single process with
+batch ``k * b`` reads: the data order does not depend on the process count. Each batch gathers its examples with one
 vectorised read (``source.get_batch``), so the per-example Python cost of
 grain's element-wise path is paid once per batch. The iterator is grain's own:
 ``get_state()`` / ``set_state()`` resume at the exact batch, and
@@ -57,9 +59,8 @@ class StepTable:
     def __init__(self, num_examples: int, *, shard: tuple[int, int], batch_size: int, seed: int,
                  shuffle: bool, drop_remainder: bool, num_epochs: int | None):
         self.num_examples, self.batch_size, self.seed, self.shuffle = num_examples, batch_size, seed, shuffle
-        index, count = shard
-        self.shard_size = num_examples // count  # the < count leftover examples are never used
-        self.start = index * self.shard_size
+        self.index, self.count = shard
+        self.shard_size = num_examples // self.count  # the < count leftover examples are never used
         self.steps_per_epoch = (self.shard_size // batch_size if drop_remainder
                                 else -(-self.shard_size // batch_size))
         self.num_epochs = num_epochs
@@ -75,7 +76,13 @@ class StepTable:
             return cached[1]
         order = (np.random.default_rng([self.seed, epoch]).permutation(self.num_examples) if self.shuffle
                  else np.arange(self.num_examples))
-        order = order[self.start:self.start + self.shard_size].astype(np.int64)
+        # Part i of each global batch of k*b examples, then part i of what is left (partial batches, kept
+        # when drop_remainder is False); shard_size = full / k + (n - full) // k examples.
+        k, b = self.count, self.batch_size
+        full = self.num_examples // (k * b) * (k * b)
+        tail = (self.num_examples - full) // k
+        order = np.concatenate([order[:full].reshape(-1, k, b)[:, self.index].reshape(-1),
+                                order[full + self.index * tail:full + (self.index + 1) * tail]]).astype(np.int64)
         self._cache = (epoch, order)
         return order
 

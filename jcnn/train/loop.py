@@ -1,8 +1,15 @@
 """``train(cfg, workdir)``: set-up, data, state, resume, the loop, evaluation, checkpoints.
 
 Data parallel over every device (a ``Mesh`` over ``jax.devices()``, batch
-sharded on ``"data"``, state replicated); each process reads its own shard
-``(process_index, process_count)`` of the data. The step is jitted once.
+sharded on ``"data"``, state replicated); each process reads its part
+``(process_index, process_count)`` of every global batch, so the batches, and
+the parameters up to reduction order, do not depend on how the devices are
+spread over processes. The step is jitted once.
+
+Multi-host: checkpoints are written collectively (each process its part) and
+read back with the reader's shardings, so a run saved on 8 devices or 2 hosts
+resumes on another device count or loads (:func:`load`) on one device. A
+signal on one process stops every process at the same step (:func:`_agree_stop`).
 """
 
 from __future__ import annotations
@@ -169,6 +176,29 @@ class _Stop:
             signal.signal(sig, old)
 
 
+def _stop_every(cfg) -> int:
+    """Steps between stop checks: every step alone; every ``train.log_every`` steps across processes."""
+    return 1 if jax.process_count() == 1 else int(cfg.train.log_every)
+
+
+def _agree_stop(local: str | None) -> str | None:
+    """The stop request all processes act on: this process's signal name (or None) reduced over processes.
+
+    A preempted host gets SIGTERM alone; every process must still save the same step (an orbax
+    save is collective) and stop. With several processes this is a collective -- an all-gather
+    of one int32 per process, the largest signal number wins (SIGTERM over SIGINT) -- that every
+    process calls at the same steps, the multiples of :func:`_stop_every`: a signal stops the run
+    within ``train.log_every`` steps, at one tiny host sync per ``log_every`` steps. One process
+    returns ``local`` with no device work at all.
+    """
+    if jax.process_count() == 1:
+        return local
+    from jax.experimental import multihost_utils
+    codes = multihost_utils.process_allgather(np.int32(signal.Signals[local].value if local else 0))
+    code = int(np.max(codes))
+    return signal.Signals(code).name if code else None
+
+
 def train(cfg: ml_collections.ConfigDict, workdir, *, progress: bool = True, log=None) -> dict:
     """Train ``cfg`` in ``workdir`` (resuming from its newest good checkpoint); returns the summary dict."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -251,7 +281,7 @@ def _train(cfg, workdir, ckpt, layout, progress, log):
     bar = tqdm(total=total, initial=start, disable=not (progress and lead), dynamic_ncols=True, mininterval=1.0,
                unit="step", file=sys.stderr)
     t0, t_last, s_last, loss_avg = time.perf_counter(), time.perf_counter(), start, None
-    step = start
+    step, stop_every = start, _stop_every(cfg)
     with _Stop() as stop:
         while step < total:
             host_batch = next(it)
@@ -292,12 +322,13 @@ def _train(cfg, workdir, ckpt, layout, progress, log):
                     save(step, eval_acc)  # keep the best
             if (cfg.checkpoint.every and step % cfg.checkpoint.every == 0) or step == total:
                 save(step, eval_acc)
-            if stop.signal:
+            if step % stop_every == 0 and (stopped := _agree_stop(stop.signal)):
                 save(step, eval_acc)
                 bar.close()
-                log(f"jcnn train: {stop.signal} received; saved step {step} and stopped")
+                log(f"jcnn train: {stopped} received{'' if stop.signal else ' by another process'}; "
+                    f"saved step {step} and stopped")
                 writer.close()
-                return {**summary, "stopped_by": stop.signal, "step": step}
+                return {**summary, "stopped_by": stopped, "step": step}
     bar.close()
     elapsed = time.perf_counter() - t0
     if step == start and start not in ckpt.steps():
@@ -336,8 +367,9 @@ def summary_line(s: dict) -> str:
 def load(workdir, step: int | None = None) -> dict:
     """The saved state of ``workdir``'s newest good checkpoint (or ``step``) as pytrees of arrays.
 
-    Returns ``{"step", "params", "batch_stats", "opt_state", "meta"}``; the
-    structure is rebuilt from the config stored in the checkpoint.
+    Returns ``{"step", "params", "batch_stats", "opt_state", "meta"}``, every array on this process's
+    first local device, whatever device count or number of processes wrote it; the structure is
+    rebuilt from the config stored in the checkpoint.
     """
     ckpt = ckpt_lib.Checkpointer(pathlib.Path(workdir) / "checkpoints")
     try:
@@ -348,7 +380,11 @@ def load(workdir, step: int | None = None) -> dict:
         cfg = ml_collections.ConfigDict(meta["config"])
         total = int(cfg.train.steps)
         tx = {k: optim.optimizer(cfg, total) for k in ("g", "d")} if cfg.task == "gan" else optim.optimizer(cfg, total)
-        abstract = jax.eval_shape(lambda: state_lib.saved(state_lib.create(cfg, tx)[1]))
+        # Shardings of this process, not the writer's: a run saved on 8 devices (or 2 hosts) reads back
+        # on one device; orbax refuses a target without shardings when the topology differs.
+        one = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+        abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=one),
+                                jax.eval_shape(lambda: state_lib.saved(state_lib.create(cfg, tx)[1])))
         s, st, meta = ckpt.restore(abstract, step=step)
         return {**st, "meta": meta}
     finally:

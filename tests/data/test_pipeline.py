@@ -65,6 +65,26 @@ def test_shards_disjoint_and_cover(tiny, count):
     assert len(union) >= 60 - count - 2 * count  # covers all but the remainders
 
 
+@pytest.mark.parametrize("count", [2, 3])
+def test_shards_split_each_global_batch(tiny, count):
+    """k processes with batch b read, step by step, the batches one process with batch k*b reads (multi-host
+    training then sees the same data order on any number of hosts)."""
+    kw = dict(seed=5, data_dir=tiny["data_dir"], num_epochs=2)
+    whole = [b["index"] for b in data.pipeline("tiny", "train", batch_size=4 * count, **kw)]
+    parts = [[b["index"] for b in data.pipeline("tiny", "train", batch_size=4, shard=(i, count), **kw)]
+             for i in range(count)]
+    assert all(len(p) == len(whole) == 2 * (60 // (4 * count)) for p in parts)
+    for step, expected in enumerate(whole):
+        np.testing.assert_array_equal(np.concatenate([p[step] for p in parts]), expected)
+    # Without drop_remainder the leftover examples are split too (60 = 2 * 24 + 12 at k=2, b=12).
+    tail = [np.concatenate([b["index"] for b in data.pipeline("tiny", "train", batch_size=12, shard=(i, 2), seed=5,
+                                                              data_dir=tiny["data_dir"], num_epochs=1,
+                                                              drop_remainder=False)]) for i in range(2)]
+    order = np.random.default_rng([5, 0]).permutation(60)
+    np.testing.assert_array_equal(tail[0], np.concatenate([order[0:12], order[24:36], order[48:54]]))
+    np.testing.assert_array_equal(tail[1], np.concatenate([order[12:24], order[36:48], order[54:60]]))
+
+
 @pytest.mark.parametrize("augment", [None, "flip_lr|crop(8, pad=1)|rotate(10)|brightness(0.2)"])
 def test_resume_bit_exact(tiny, augment):
     kw = dict(batch_size=16, seed=3, data_dir=tiny["data_dir"], augment=augment)
