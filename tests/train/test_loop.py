@@ -165,3 +165,19 @@ def test_adversarial_training_option(tmp_path, method):
 def test_adversarial_method_is_checked(tmp_path):
     with pytest.raises(ValueError, match="method"):
         run("lenet5_mnist:smoke", tmp_path, "train.adversarial.fraction=0.5", "train.adversarial.method=fgm")
+
+
+def test_interrupted_async_save_is_ignored(tmp_path):
+    # A process killed while orbax writes step 9 leaves "9.orbax-checkpoint-tmp*" behind (the rename never came):
+    # restore and resume use the newest complete step.
+    run("lenet5_mnist:smoke", tmp_path)  # checkpoints at 3 and 6
+    import shutil
+
+    tmp = tmp_path / "checkpoints" / "9.orbax-checkpoint-tmp-1764680000"
+    shutil.copytree(tmp_path / "checkpoints" / "6", tmp)
+    for f in sorted(tmp.rglob("*"))[::2]:
+        if f.is_file():
+            f.unlink()  # half written
+    assert int(jt.load(tmp_path)["step"]) == 6
+    s = run("lenet5_mnist:smoke", tmp_path, "train.steps=8")
+    assert s["start_step"] == 6 and int(jt.load(tmp_path)["step"]) == 8
