@@ -10,7 +10,7 @@ then the median), so other processes' load hits both alike:
   on the devices: what the step alone can do.
 - **loop**: what ``jcnn.train.loop`` does between logging steps and at them:
   host batches taken by the prefetch thread (:mod:`jcnn.train.prefetch`, two
-  ahead) and put on the devices, ``loop._run_steps`` dispatching
+  ahead) and put on the devices, ``loop.run_steps`` dispatching
   ``built.jit_loop_step`` (metrics summed and the finiteness flag kept on the
   device), and every ``log_every`` steps the interval read back and reset.
   Host batches come from a list (cycled), so this is the loop's cost, not the
@@ -90,7 +90,7 @@ def prepare(model, batch, steps, log_every):
         iv = built.interval_zeros(s, None)
         ring = collections.deque(maxlen=log_every + 1)
         while step < steps:
-            s, iv, step = loop._run_steps(built.jit_loop_step, s, iv, feed, step, min(step + log_every, steps),
+            s, iv, step = loop.run_steps(built.jit_loop_step, s, iv, feed, step, min(step + log_every, steps),
                                           ring=ring)
             got = jax.device_get(iv)  # the log step's read, then a fresh interval
             assert got["finite"]

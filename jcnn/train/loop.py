@@ -6,7 +6,7 @@ each process reads its own shard ``(process_index, process_count)`` of the
 data. The step is jitted once.
 
 Built to keep an accelerator busy: between logging, evaluation and checkpoint
-steps the host only dispatches (:func:`_run_steps`): batches are put on the
+steps the host only dispatches (:func:`run_steps`): batches are put on the
 devices two ahead by a background thread (:mod:`jcnn.train.prefetch`), the
 metrics are summed on the devices and read every ``train.log_every`` steps
 (``metrics.jsonl`` holds their means over the interval), a non-finite loss,
@@ -181,7 +181,7 @@ def train(cfg: ml_collections.ConfigDict, workdir, *, progress: bool = True, log
         ckpt.close()  # waits for an asynchronous checkpoint write still in flight
 
 
-def _run_steps(loop_step, state, interval, batches, step, until, *, ring, tick=None, stop=None):
+def run_steps(loop_step, state, interval, batches, step, until, *, ring, tick=None, stop=None):
     """Steps ``step + 1 .. until`` with no transfer between host and devices: dispatch only.
 
     Batches arrive on the devices already (``batches``: a :class:`jcnn.train.prefetch.Prefetcher`), the
@@ -292,7 +292,7 @@ def _train(cfg, workdir, ckpt, layout, progress, log):
         t_log, wait_log, s_log, t_other = time.perf_counter(), batches.wait_s, step, 0.0
         while step < total:
             until = _next_event(step, total, (log_every, cfg.eval.every, cfg.checkpoint.every))
-            state, interval, step = _run_steps(built.jit_loop_step, state, interval, batches, step, until,
+            state, interval, step = run_steps(built.jit_loop_step, state, interval, batches, step, until,
                                                ring=ring, tick=bar.update, stop=lambda: stop.signal is not None)
             if step % log_every == 0 or step == total:
                 iv = fetch(interval)

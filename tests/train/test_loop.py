@@ -209,7 +209,7 @@ class DeviceRead(AssertionError):
 
 
 def _guarded(monkeypatch):
-    """Run every ``loop._run_steps`` call where no value may cross between host and devices.
+    """Run every ``loop.run_steps`` call where no value may cross between host and devices.
 
     ``jax.transfer_guard("disallow")`` rejects implicit host-to-device copies everywhere and device-to-host ones
     on accelerators; on CPU, where arrays already live in host memory, it lets reads through, so every read of
@@ -218,13 +218,13 @@ def _guarded(monkeypatch):
     """
     from jcnn.train import loop
 
-    real, spans, inside = loop._run_steps, [], [False]
+    real, spans, inside = loop.run_steps, [], [False]
     cls = type(jax.numpy.zeros(()))
     value = cls.__dict__["_value"]
 
     def checked_value(self):
         if inside[0]:
-            raise DeviceRead("a device array was read inside _run_steps")
+            raise DeviceRead("a device array was read inside run_steps")
         return value.fget(self)
 
     monkeypatch.setattr(cls, "_value", property(checked_value))
@@ -243,7 +243,7 @@ def _guarded(monkeypatch):
         spans.append((step, out[2]))
         return out
 
-    monkeypatch.setattr(loop, "_run_steps", guarded)
+    monkeypatch.setattr(loop, "run_steps", guarded)
     return spans
 
 
@@ -299,7 +299,7 @@ def test_resume_mid_interval_is_exact(tmp_path, monkeypatch):
 
     over = ("train.steps=8", "train.log_every=4", "eval.every=0", "checkpoint.every=0")
     run("lenet5_mnist:smoke", tmp_path / "ref", *over)
-    real = loop._run_steps
+    real = loop.run_steps
 
     def stop_at_5(*a, tick=None, **kw):
         def tick_and_stop(n, done=[a[4]]):
@@ -308,10 +308,10 @@ def test_resume_mid_interval_is_exact(tmp_path, monkeypatch):
                 os.kill(os.getpid(), signal.SIGTERM)
         return real(*a, tick=tick_and_stop, **kw)
 
-    monkeypatch.setattr(loop, "_run_steps", stop_at_5)
+    monkeypatch.setattr(loop, "run_steps", stop_at_5)
     s = run("lenet5_mnist:smoke", tmp_path / "cut", *over)
     assert s["stopped_by"] == "SIGTERM" and s["step"] == 5
-    monkeypatch.setattr(loop, "_run_steps", real)
+    monkeypatch.setattr(loop, "run_steps", real)
     s = run("lenet5_mnist:smoke", tmp_path / "cut", *over)
     assert s["start_step"] == 5
     assert _param_bytes(tmp_path / "ref") == _param_bytes(tmp_path / "cut")
