@@ -45,9 +45,9 @@ class Checkpointer:
         Returns when the arrays are on the host (``state`` may then be donated
         or changed); the write finishes in the background (see :meth:`wait`).
         """
-        self.wait()
-        if step in self.steps():
+        if step in self.steps():  # saved or being saved: nothing to write, nothing to wait for
             return False
+        self.wait()
         self._mgr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                                      meta=ocp.args.JsonSave(meta)), force=True)
         return True

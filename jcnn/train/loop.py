@@ -285,10 +285,10 @@ def _train(cfg, workdir, ckpt, layout, progress, log):
                           "first_batch_sha256": metrics_lib.fingerprint(first_host),
                           "info": repr(_info(cfg.data.name))})
             interval = built.interval_zeros(state, first_batch)
-            if saved_interval and saved_interval["count"]:  # the resumed run continues the interval the checkpoint was in
-                interval = jax.device_put(
-                    {**jax.device_get(interval), "sums": {k: np.float32(v) for k, v in saved_interval["sums"].items()},
-                     "count": np.int32(saved_interval["count"])}, built.replicated)
+            if saved_interval and saved_interval["count"]:  # go on with the interval the checkpoint was in
+                sums = {k: np.float32(v) for k, v in saved_interval["sums"].items()}
+                interval = jax.device_put({**jax.device_get(interval), "sums": sums,
+                                           "count": np.int32(saved_interval["count"])}, built.replicated)
         t_log, wait_log, s_log, t_other = time.perf_counter(), batches.wait_s, step, 0.0
         while step < total:
             until = _next_event(step, total, (log_every, cfg.eval.every, cfg.checkpoint.every))
@@ -311,19 +311,22 @@ def _train(cfg, workdir, ckpt, layout, progress, log):
                 if step % log_every == 0:  # (a run's last, partial interval is saved whole: a longer rerun goes on)
                     interval = built.interval_zeros(state, None)
                 t_log, wait_log, s_log, t_other = time.perf_counter(), batches.wait_s, step, 0.0
+            evaluating = built.jit_eval is not None and cfg.eval.every and step % cfg.eval.every == 0 and step < total
+            saving = (cfg.checkpoint.every and step % cfg.checkpoint.every == 0) or step == total or stop.signal
+            if evaluating or saving:
+                fetch(interval)  # the device catches up here: step time, before the clock for eval/save starts
             t_event = time.perf_counter()
             eval_acc = None
-            if built.jit_eval is not None and cfg.eval.every and step % cfg.eval.every == 0 and step < total:
-                fetch(interval)
+            if evaluating:
                 eval_acc = evaluate(step, "eval")["accuracy"]
                 if host["best"] is None or eval_acc > host["best"]:
                     host["best"] = eval_acc
                     save(step, eval_acc)  # keep the best
-            if (cfg.checkpoint.every and step % cfg.checkpoint.every == 0) or step == total:
+            if saving:
                 save(step, eval_acc)
             t_other += time.perf_counter() - t_event  # evaluation and saving are not step time
             if stop.signal:
-                save(step, eval_acc)
+                save(step, eval_acc)  # (a no-op if this step was just saved)
                 bar.close()
                 log(f"jcnn train: {stop.signal} received; saved step {step} and stopped")
                 writer.close()
