@@ -3,8 +3,8 @@
 Both columns run the step ``jcnn.train.builder.build`` makes for the experiment
 config (batch of uint8 images, as the data pipeline yields them), for the same
 number of steps, blocked on once at the end, timed in turns within one
-process (a round of each per repetition; the ratio is taken per repetition,
-then the median), so other processes' load hits both alike:
+process (one run of each per repetition, in alternating order; the ratio is
+taken per repetition, then the median), so other processes' load hits both alike:
 
 - **bare**: ``built.jit_train`` dispatched back to back on one batch already
   on the devices: what the step alone can do.
@@ -106,11 +106,11 @@ def measure(model, batch, steps, log_every, repeats):
         for fn in fns.values():  # compile and warm up
             fn()
         rows = []
-        for _ in range(repeats):
+        for rep in range(repeats):
             t = {}
-            for k, fn in fns.items():
+            for k in (("bare", "loop") if rep % 2 == 0 else ("loop", "bare")):  # neither always goes first
                 t0 = time.perf_counter()
-                fn()
+                fns[k]()
                 t[k] = time.perf_counter() - t0
             rows.append(t)
     finally:
@@ -145,7 +145,7 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=None, help="default: 128 (LeNet-5), 32 (ResNet-20)")
     ap.add_argument("--repeats", type=int, default=None)
     args = ap.parse_args(argv)
-    repeats = args.repeats or (3 if args.quick else 7)
+    repeats = args.repeats or (3 if args.quick else 15)
     rows = []
     for model in args.models.split(","):
         batch = args.batch or {"lenet5": 128, "resnet20": 32}[model]

@@ -41,7 +41,7 @@ from jcnn.train.config import to_dict
 
 
 class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite."""
+    """The training loss, a gradient or a parameter became NaN or infinite."""
 
 
 def _data():
