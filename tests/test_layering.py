@@ -50,11 +50,6 @@ KNOWN = {
         "the benchmark measures jcnn's private CPU formulations and XLA-CPU flag themselves",
     ("experiments/benchmarks/conv_cpu.py", "jcnn.ops._conv_impl"):
         "the benchmark measures jcnn's private CPU formulations and XLA-CPU flag themselves",
-    # Pending the training-loop branch, which gives train_step.py and scaling.py the loop's public builder:
-    ("experiments/benchmarks/train_step.py", "jcnn.train.loop._replicate"): "pending the training-loop branch",
-    ("experiments/benchmarks/train_step.py", "jcnn.train.loop._global_batch"): "pending the training-loop branch",
-    ("experiments/benchmarks/scaling.py", "jcnn.train.loop._global_batch"): "pending the training-loop branch",
-    ("experiments/benchmarks/scaling.py", "train_step._time_loop"): "pending the training-loop branch",
 }
 
 

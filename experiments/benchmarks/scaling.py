@@ -3,7 +3,7 @@
 Each device count runs in its own subprocess with
 ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` set before jax is
 imported; the step is built and sharded exactly as ``jcnn.train`` does it
-(``train_step.build_jcnn``: a ``Mesh`` over ``jax.devices()``, state
+(``jcnn.train.builder.build``: a ``Mesh`` over ``jax.devices()``, state
 replicated, the batch sharded on ``"data"``), global batch 128 (per device
 128 / N). On CPU the forced host devices share the same cores (2 here), so no
 speed-up is expected: this measures the cost of the sharding machinery. On an
@@ -31,12 +31,12 @@ def child(model: str, batch: int, repeats: int, warmup: int) -> dict:
     import jax.numpy as jnp
 
     import train_step as ts
-    from _timing import loadavg
-    from jcnn.train import loop
+    from _timing import loadavg, median_ms
+    from jcnn.train import builder
 
     cfg = ts.load_config(model, batch)
     jit_step, state, (_, data_sh) = ts.build_jcnn(cfg)
-    b = loop._global_batch(ts.make_batch(model, batch), data_sh)
+    b = builder.global_batch(ts.make_batch(model, batch), data_sh)
     import time
     t = time.perf_counter()
     compiled = jit_step.lower(state, b, jnp.asarray(0, jnp.int32)).compile()
@@ -48,7 +48,7 @@ def child(model: str, batch: int, repeats: int, warmup: int) -> dict:
         holder["step"] += 1
         jax.block_until_ready((holder["state"], m))
 
-    ms = ts._time_loop(run, repeats, warmup)
+    ms = median_ms(run, repeats=repeats, warmup=warmup)  # run() blocks on its own results
     return {"devices": jax.device_count(), "platform": jax.default_backend(), "model": model,
             "global_batch": batch, "per_device_batch": batch // jax.device_count(), "compile_s": compile_s,
             "ms": ms, "images_per_s": batch / ms * 1e3, "loadavg": loadavg(),

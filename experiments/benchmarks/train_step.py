@@ -4,10 +4,9 @@ For each model at batch 128 (images/s, median of repeats, every step blocked on;
 compile time reported separately):
 
 - **jcnn**: the step ``jcnn.train`` runs, built from the experiment config with
-  jcnn's own functions (``config.load`` -> ``optim.optimizer``/``schedule`` ->
-  ``state.create`` -> ``step.make_classify_steps``) and jitted exactly as
-  ``jcnn.train.loop._train`` jits it (mesh over the devices, state replicated,
-  batch sharded on ``"data"``, state donated). Run with the default conv
+  ``jcnn.train.builder.build``, the builder ``jcnn.train.train`` itself calls
+  (mesh over the devices, state replicated, batch sharded on ``"data"``, state
+  donated). Run with the default conv
   formulation (``"auto"``: jcnn's CPU fast paths) and with
   ``jcnn.ops.conv_impl("xla")`` (XLA's convolution everywhere).
 - **pure JAX**: the same model and the same work written by hand: plain functions
@@ -80,22 +79,10 @@ def make_batch(model, batch, seed=1):
 
 
 def build_jcnn(cfg, mesh=None):
-    """``(jit_step, state, shardings)`` exactly as ``jcnn.train.loop._train`` builds them (classify task)."""
-    from jax.sharding import Mesh, NamedSharding
-    from jax.sharding import PartitionSpec as P
-
-    from jcnn.train import loop, optim, state as state_lib, step as step_lib
-    total = int(cfg.train.steps)
-    mesh = mesh or Mesh(np.asarray(jax.devices()), ("data",))
-    repl, data_sh = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
-    tx = optim.optimizer(cfg, total)
-    lr_schedule = optim.schedule(cfg, total)
-    nets, state = state_lib.create(cfg, tx)
-    state = loop._replicate(state, repl)
-    train_step, _ = step_lib.make_classify_steps(cfg, nets["model"], tx, lr_schedule)
-    jit_step = jax.jit(train_step, in_shardings=(repl, data_sh, repl), out_shardings=(repl, repl),
-                       donate_argnums=0)
-    return jit_step, state, (repl, data_sh)
+    """``(jit_step, state, shardings)`` from ``jcnn.train.builder.build``, as ``jcnn.train.train`` gets them."""
+    from jcnn.train import builder
+    built = builder.build(cfg, mesh)
+    return built.jit_train, built.state, (built.replicated, built.data)
 
 
 # ----------------------------------------------------------------------------- the pure-JAX step
@@ -262,8 +249,8 @@ def prepare_jcnn(model, batch, *, impl="auto", augment=True):
     cfg = load_config(model, batch, augment=augment)
     with jops.conv_impl(impl):
         jit_step, state, (repl, data_sh) = build_jcnn(cfg)
-        from jcnn.train import loop
-        b = loop._global_batch(make_batch(model, batch), data_sh)
+        from jcnn.train import builder
+        b = builder.global_batch(make_batch(model, batch), data_sh)
         s0 = jnp.asarray(0, jnp.int32)
         t = time.perf_counter()
         compiled = jit_step.lower(state, b, s0).compile()
@@ -333,14 +320,14 @@ def same_step_check(model, batch=8):
     """
     cfg = load_config(model, batch, augment=False)
     jit_step, state, (_, data_sh) = build_jcnn(cfg)
-    from jcnn.train import loop
+    from jcnn.train import builder
     hb = make_batch(model, batch)
     params0 = jax.tree.map(np.asarray, state["params"])
     stats0 = jax.tree.map(np.asarray, state["batch_stats"])
     step, tx = build_pure(cfg, model)
     p_params, _, _, p_m = jax.jit(step)(params0, stats0, tx.init(params0), {k: jnp.asarray(v) for k, v in hb.items()},
                                         jnp.asarray(0, jnp.int32))
-    new_state, j_m = jit_step(state, loop._global_batch(hb, data_sh), jnp.asarray(0, jnp.int32))
+    new_state, j_m = jit_step(state, builder.global_batch(hb, data_sh), jnp.asarray(0, jnp.int32))
     diff = max(float(jnp.max(jnp.abs(a - b))) for a, b in
                zip(jax.tree.leaves(new_state["params"]), jax.tree.leaves(p_params)))
     return float(j_m["loss"]), float(p_m["loss"]), diff

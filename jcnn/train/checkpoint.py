@@ -3,9 +3,12 @@
 A checkpoint at step ``s`` lives in ``WORKDIR/checkpoints/s/`` and holds two
 items: ``state`` (params, batch statistics, optimiser state, step: arrays,
 via ``StandardSave``) and ``meta`` (JSON: experiment, config, seed, the data
-iterator's position, eval accuracy). Saves are synchronous: when ``save``
-returns, the step is on disk (orbax writes to a temporary directory and
-renames, so a killed save leaves no half-written step behind).
+iterator's position, eval accuracy). Saves are asynchronous: ``save`` returns
+once the arrays are copied off the devices and orbax writes them in a
+background thread while training goes on; the next ``save``, ``restore`` and
+``close`` wait for that write first (:meth:`Checkpointer.wait`). Orbax writes
+into ``<step>.orbax-checkpoint-tmp*`` and renames when complete, so a process
+killed mid-write leaves the previous steps readable and no listed half step.
 
 Retention: the last ``keep`` steps plus the one with the best eval accuracy.
 Restoring walks from the newest step to the oldest and warns about each step
@@ -30,21 +33,29 @@ class Checkpointer:
     def __init__(self, directory, *, keep: int = 3):
         self.directory = pathlib.Path(directory).resolve()
         self.keep = max(1, int(keep))
-        options = ocp.CheckpointManagerOptions(max_to_keep=None, create=True, enable_async_checkpointing=False)
+        options = ocp.CheckpointManagerOptions(max_to_keep=None, create=True, enable_async_checkpointing=True)
         self._mgr = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "meta"))
 
     def steps(self) -> list[int]:
         return sorted(self._mgr.all_steps())
 
     def save(self, step: int, state, meta: dict) -> bool:
-        """Write ``state`` (a pytree of arrays) and ``meta`` (JSON) at ``step``; False if it already exists."""
-        if step in self.steps():
+        """Start writing ``state`` (a pytree of arrays) and ``meta`` (JSON) at ``step``; False if it already exists.
+
+        Returns when the arrays are on the host (``state`` may then be donated
+        or changed); the write finishes in the background (see :meth:`wait`).
+        """
+        if step in self.steps():  # saved or being saved: nothing to write, nothing to wait for
             return False
+        self.wait()
         self._mgr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                                      meta=ocp.args.JsonSave(meta)), force=True)
+        return True
+
+    def wait(self):
+        """Block until the save in flight (if any) is on disk, then apply retention."""
         self._mgr.wait_until_finished()
         self._prune()
-        return True
 
     def _best_step(self):
         best, best_acc = None, None
@@ -89,6 +100,7 @@ class Checkpointer:
         (``jax.ShapeDtypeStruct`` leaves, e.g. from ``jax.eval_shape``) or is None
         to restore as saved (optax tuples then come back as lists).
         """
+        self.wait()
         steps = self.steps()
         if step is not None:
             if step not in steps:
@@ -111,4 +123,5 @@ class Checkpointer:
                               + "\n  ".join(errors))
 
     def close(self):
+        self.wait()
         self._mgr.close()

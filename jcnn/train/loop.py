@@ -1,10 +1,20 @@
 """``train(cfg, workdir)``: set-up, data, state, resume, the loop, evaluation, checkpoints.
 
 Data parallel over every device (a ``Mesh`` over ``jax.devices()``, batch
-sharded on ``"data"``, state replicated); each process reads its part
-``(process_index, process_count)`` of every global batch, so the batches, and
-the parameters up to reduction order, do not depend on how the devices are
-spread over processes. The step is jitted once.
+sharded on ``"data"``, state replicated; :func:`jcnn.train.builder.build`);
+each process reads its part ``(process_index, process_count)`` of every global
+batch, so the batches, and the parameters up to reduction order, do not depend
+on how the devices are spread over processes. The step is jitted once.
+
+Built to keep an accelerator busy: between logging, evaluation and checkpoint
+steps the host only dispatches (:func:`run_steps`): batches are put on the
+devices two ahead by a background thread (:mod:`jcnn.train.prefetch`), the
+metrics are summed on the devices and read every ``train.log_every`` steps
+(``metrics.jsonl`` holds their means over the interval), a non-finite loss,
+gradient or parameter is flagged on the device and checked at every such
+read and before every save, and checkpoints are written asynchronously
+(:mod:`jcnn.train.checkpoint`). Time blocked waiting for data vs the rest
+goes to ``timing.jsonl``, TensorBoard and the progress bar.
 
 Multi-host: checkpoints are written collectively (each process its part) and
 read back with the reader's shardings, so a run saved on 8 devices or 2 hosts
@@ -15,8 +25,8 @@ signal on one process stops every process at the same step (:func:`_agree_stop`)
 from __future__ import annotations
 
 import base64
+import collections
 import json
-import math
 import pathlib
 import signal
 import sys
@@ -24,14 +34,12 @@ import threading
 import time
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from flax import nnx
-from jax.sharding import Mesh, NamedSharding
-from jax.sharding import PartitionSpec as P
 
 from jcnn import models
+from jcnn.train import builder, prefetch
 from jcnn.train import checkpoint as ckpt_lib
 from jcnn.train import metrics as metrics_lib
 from jcnn.train import optim, state as state_lib, step as step_lib
@@ -39,7 +47,7 @@ from jcnn.train.config import to_dict
 
 
 class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite."""
+    """The training loss, a gradient or a parameter became NaN or infinite."""
 
 
 def _data():
@@ -138,19 +146,8 @@ def eval_batches(cfg, per_process_batch):
 
 # ----------------------------------------------------------------------------- devices
 
-def _replicate(tree, sharding):
-    def put(x):
-        if isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
-            data = np.asarray(jax.random.key_data(x))
-            arr = jax.make_array_from_callback(data.shape, sharding, lambda idx: data[idx])
-            return jax.random.wrap_key_data(arr, impl=jax.random.key_impl(x))
-        x = np.asarray(x)
-        return jax.make_array_from_callback(x.shape, sharding, lambda idx: x[idx])
-    return jax.tree.map(put, tree)
-
-
-def _global_batch(batch, sharding, keys=("image", "label", "index", "mask")):
-    return {k: jax.make_array_from_process_local_data(sharding, np.asarray(batch[k])) for k in keys if k in batch}
+_replicate = builder.replicate  # older names, kept for callers elsewhere in jcnn.train
+_global_batch = builder.global_batch
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -210,62 +207,87 @@ def train(cfg: ml_collections.ConfigDict, workdir, *, progress: bool = True, log
         check_workdir(cfg, workdir, ckpt)
         return _train(cfg, workdir, ckpt, layout, progress, log)
     finally:
-        ckpt.close()
+        ckpt.close()  # waits for an asynchronous checkpoint write still in flight
+
+
+def run_steps(loop_step, state, interval, batches, step, until, *, ring, tick=None, stop=None):
+    """Steps ``step + 1 .. until`` with no transfer between host and devices: dispatch only.
+
+    Batches arrive on the devices already (``batches``: a :class:`jcnn.train.prefetch.Prefetcher`), the
+    step number is in the state and the metrics stay in ``interval`` on the devices
+    (:func:`jcnn.train.step.with_interval`), so on an accelerator the host runs ahead of the device.
+    ``ring`` receives ``(step, the batch's example indices)`` (host data) to name a non-finite step's batch.
+    Stops early after a step at which ``stop()`` is true. Returns ``(state, interval, step)``.
+    """
+    while step < until:
+        host, batch = next(batches)
+        state, interval = loop_step(state, interval, batch)
+        step += 1
+        ring.append((step, host["index"]))
+        if tick is not None:
+            tick(1)
+        if stop is not None and stop():
+            break
+    return state, interval, step
+
+
+def _next_event(step, total, periods):
+    """The first step after ``step`` that logs, evaluates or saves (a multiple of a nonzero period), or ``total``."""
+    return min([total] + [(step // p + 1) * p for p in periods if p])
+
+
+def _interval_to_json(iv) -> dict:
+    # float32 -> Python float -> JSON -> float32 is exact: a resumed run continues the same float32 sums.
+    return {"sums": {k: float(v) for k, v in iv["sums"].items()}, "count": int(iv["count"])}
 
 
 def _train(cfg, workdir, ckpt, layout, progress, log):
-    total = int(cfg.train.steps)
-    lead = jax.process_index() == 0
-    mesh = Mesh(np.asarray(jax.devices()), ("data",))
-    repl, data_sh = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+    # Set-up: the model, state and jitted steps (builder.build is the one place that knows the task).
+    total, lead = int(cfg.train.steps), jax.process_index() == 0
+    log_every = int(cfg.train.log_every) or total
+    built = builder.build(cfg)
+    state, cfg_dict = built.state, to_dict(cfg)
 
-    if cfg.task == "gan":
-        tx = {k: optim.optimizer(cfg, total) for k in ("g", "d")}
-    else:
-        tx = optim.optimizer(cfg, total)
-    lr_schedule = optim.schedule(cfg, total)
-    nets, state = state_lib.create(cfg, tx)
-    state = _replicate(state, repl)
-
-    # Resume: the newest checkpoint that reads back, with the data iterator's position.
-    start, iter_state, best = 0, None, None
-    abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=repl),
+    # Resume: the newest checkpoint that reads back, with the data position and the metrics interval.
+    start, iter_state, best, saved_interval = 0, None, None, None
+    abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=built.replicated),
                             state_lib.saved(state))
     restored = ckpt.restore(abstract)
     if restored is not None:
         start, saved, meta = restored
         state = {**saved, "rngs": state["rngs"]}
-        iter_state, best = meta.get("data"), meta.get("best_eval_accuracy")
+        iter_state, best, saved_interval = meta.get("data"), meta.get("best_eval_accuracy"), meta.get("interval")
         log(f"jcnn train: resuming from step {start} ({workdir / 'checkpoints' / str(start)})")
+
+    # Data: read and put on the devices by a background thread, two batches ahead.
     it = train_iterator(cfg, layout["per_process_batch"])
     if iter_state is not None:
         it.set_state(_decode_iter_state(iter_state))
-
-    if cfg.task == "gan":
-        train_step, eval_step = step_lib.make_gan_step(cfg, nets, tx, lr_schedule), None
-    else:
-        train_step, eval_step = step_lib.make_classify_steps(cfg, nets["model"], tx, lr_schedule)
-    jit_step = jax.jit(train_step, in_shardings=(repl, data_sh, repl), out_shardings=(repl, repl),
-                       donate_argnums=0)
-    jit_eval = None if eval_step is None else jax.jit(eval_step, in_shardings=(repl, data_sh),
-                                                      out_shardings=repl)
-
     writer = metrics_lib.MetricsWriter(workdir, resume_step=start, enabled=lead)
-    cfg_dict = to_dict(cfg)
+    ring = collections.deque(maxlen=log_every + 1)  # (step, example indices): checks are <= log_every apart
+    host = {"interval": None, "best": best}
 
-    def meta(step, eval_acc=None):
-        return {"experiment": cfg.experiment, "step": int(step), "seed": int(cfg.seed), "config": cfg_dict,
-                "data": _encode_iter_state(it.get_state()), "eval_accuracy": eval_acc,
-                "best_eval_accuracy": best}
+    def fetch(interval):
+        """The only device-to-host read of the training metrics; refuses a non-finite state."""
+        iv = jax.device_get(interval) if interval is not None else \
+            {"sums": {}, "count": 0, "finite": True, "first_bad": -1}  # no step run
+        host["interval"] = iv
+        if not iv["finite"]:
+            raise _nonfinite(workdir, int(iv["first_bad"]), step, ring, ckpt, lead)
+        return iv
 
     def save(step, eval_acc=None):
-        if ckpt.save(step, state_lib.saved(state), meta(step, eval_acc)):
+        fetch(interval)  # never a checkpoint of a non-finite state
+        meta = {"experiment": cfg.experiment, "step": int(step), "seed": int(cfg.seed), "config": cfg_dict,
+                "data": _encode_iter_state(batches.state), "eval_accuracy": eval_acc,
+                "best_eval_accuracy": host["best"], "interval": _interval_to_json(host["interval"])}
+        if ckpt.save(step, state_lib.saved(state), meta):
             log(f"jcnn train: checkpoint at step {step}")
 
     def evaluate(step, split):
         acc = metrics_lib.EvalAccumulator()
         for b in eval_batches(cfg, layout["eval_per_process"]):
-            acc.add(jax.device_get(jit_eval(state, _global_batch(b, data_sh))))
+            acc.add(jax.device_get(built.jit_eval(state, built.put_batch(b))))
         res = acc.result(per_class=split == "test")
         writer.write(step, split, res)
         return res
@@ -274,75 +296,104 @@ def _train(cfg, workdir, ckpt, layout, progress, log):
         f"{layout['processes']} process(es); global batch {layout['global_batch']}, per device "
         f"{layout['per_device_batch']}; steps {start}->{total}; "
         f"{state_lib.num_params(state['params']):,} parameters")
-
-    first = None
     summary = {"experiment": cfg.experiment, "workdir": str(workdir), "start_step": start, **layout}
     from tqdm import tqdm
     bar = tqdm(total=total, initial=start, disable=not (progress and lead), dynamic_ncols=True, mininterval=1.0,
                unit="step", file=sys.stderr)
-    t0, t_last, s_last, loss_avg = time.perf_counter(), time.perf_counter(), start, None
-    step, stop_every = start, _stop_every(cfg)
-    with _Stop() as stop:
+
+    # The loop: steps without a host sync up to the next log/eval/checkpoint step, then that step's work.
+    step, t0, stop_every = start, time.perf_counter(), _stop_every(cfg)
+    # One process may stop at any step; several stop only at the steps where they agree (see _agree_stop).
+    stop_early = (lambda: stop.signal is not None) if stop_every == 1 else None
+    with _Stop() as stop, prefetch.Prefetcher(it, built.put_batch, depth=2) as batches:
+        interval = None
+        if step < total:
+            first_host, first_batch = batches.peek()
+            if lead:
+                metrics_lib.write_manifest(
+                    workdir, cfg_dict=cfg_dict, experiment=cfg.experiment, seed=int(cfg.seed),
+                    data={"name": cfg.data.name, "split": cfg.data.train_split,
+                          "first_batch_sha256": metrics_lib.fingerprint(first_host),
+                          "info": repr(_info(cfg.data.name))})
+            interval = built.interval_zeros(state, first_batch)
+            if saved_interval and saved_interval["count"]:  # go on with the interval the checkpoint was in
+                sums = {k: np.float32(v) for k, v in saved_interval["sums"].items()}
+                interval = jax.device_put({**jax.device_get(interval), "sums": sums,
+                                           "count": np.int32(saved_interval["count"])}, built.replicated)
+        t_log, wait_log, s_log, t_other = time.perf_counter(), batches.wait_s, step, 0.0
         while step < total:
-            host_batch = next(it)
-            if first is None:
-                first = host_batch
-                if lead:
-                    metrics_lib.write_manifest(
-                        workdir, cfg_dict=cfg_dict, experiment=cfg.experiment, seed=int(cfg.seed),
-                        data={"name": cfg.data.name, "split": cfg.data.train_split,
-                              "first_batch_sha256": metrics_lib.fingerprint(host_batch),
-                              "info": repr(_info(cfg.data.name))})
-            state, m = jit_step(state, _global_batch(host_batch, data_sh), jnp.asarray(step, jnp.int32))
-            m = jax.device_get(m)
-            loss = float(m["loss"])
-            step += 1
-            if not math.isfinite(loss):
-                path = workdir / f"nonfinite_step_{step}.json"
-                if lead:
-                    path.write_text(json.dumps({"step": step, "loss": str(loss),
-                                                "indices": np.asarray(host_batch["index"]).tolist()}) + "\n")
-                good = ckpt.steps()
-                raise NonFiniteLossError(
-                    f"non-finite training loss ({loss}) at step {step}; the batch's example indices are in {path}; "
-                    f"last good checkpoint: {'step ' + str(good[-1]) if good else 'none'} (kept)")
-            loss_avg = loss if loss_avg is None else 0.9 * loss_avg + 0.1 * loss
-            if step % cfg.train.log_every == 0 or step == total:
+            until = _next_event(step, total, (log_every, cfg.eval.every, cfg.checkpoint.every))
+            state, interval, step = run_steps(built.jit_loop_step, state, interval, batches, step, until,
+                                               ring=ring, tick=bar.update, stop=stop_early)
+            if step % log_every == 0 or step == total:
+                iv = fetch(interval)
                 now = time.perf_counter()
-                ips = (step - s_last) * cfg.train.batch_size / max(now - t_last, 1e-9)
-                t_last, s_last = now, step
-                writer.write(step, "train", {k: float(v) for k, v in m.items()}, tb_only={"images_per_sec": ips})
-                bar.set_postfix(loss=f"{loss_avg:.4f}", img_s=f"{ips:.0f}", refresh=False)
-            bar.update(1)
+                wall = max(now - t_log - t_other, 1e-9)
+                wait = min(batches.wait_s - wait_log, wall)
+                n = int(iv["count"])
+                means = {k: float(v) / n for k, v in iv["sums"].items()}
+                timing = {"images_per_sec": (step - s_log) * cfg.train.batch_size / wall, "data_wait_s": wait,
+                          "step_s": wall - wait, "data_wait_fraction": wait / wall, "steps": step - s_log}
+                writer.write(step, "train", {**means, "steps_averaged": n}, tb_only=timing)
+                writer.write_timing(step, timing)
+                bar.set_postfix({f"train_loss(avg {n})": f"{means['loss']:.4f}",
+                                 "img/s": f"{timing['images_per_sec']:.0f}",
+                                 "data_wait": f"{100 * timing['data_wait_fraction']:.0f}%"}, refresh=False)
+                if step % log_every == 0:  # (a run's last, partial interval is saved whole: a longer rerun goes on)
+                    interval = built.interval_zeros(state, None)
+                t_log, wait_log, s_log, t_other = time.perf_counter(), batches.wait_s, step, 0.0
+            evaluating = built.jit_eval is not None and cfg.eval.every and step % cfg.eval.every == 0 and step < total
+            stopped = _agree_stop(stop.signal) if step % stop_every == 0 else None  # the same on every process
+            saving = (cfg.checkpoint.every and step % cfg.checkpoint.every == 0) or step == total or stopped
+            if evaluating or saving:
+                fetch(interval)  # the device catches up here: step time, before the clock for eval/save starts
+            t_event = time.perf_counter()
             eval_acc = None
-            if jit_eval is not None and cfg.eval.every and step % cfg.eval.every == 0 and step < total:
+            if evaluating:
                 eval_acc = evaluate(step, "eval")["accuracy"]
-                if best is None or eval_acc > best:
-                    best = eval_acc
+                if host["best"] is None or eval_acc > host["best"]:
+                    host["best"] = eval_acc
                     save(step, eval_acc)  # keep the best
-            if (cfg.checkpoint.every and step % cfg.checkpoint.every == 0) or step == total:
+            if saving:
                 save(step, eval_acc)
-            if step % stop_every == 0 and (stopped := _agree_stop(stop.signal)):
-                save(step, eval_acc)
+            t_other += time.perf_counter() - t_event  # evaluation and saving are not step time
+            if stopped:
+                save(step, eval_acc)  # (a no-op if this step was just saved)
                 bar.close()
                 log(f"jcnn train: {stopped} received{'' if stop.signal else ' by another process'}; "
                     f"saved step {step} and stopped")
                 writer.close()
                 return {**summary, "stopped_by": stopped, "step": step}
-    bar.close()
-    elapsed = time.perf_counter() - t0
-    if step == start and start not in ckpt.steps():
-        save(step)
+        bar.close()
+        elapsed = time.perf_counter() - t0
+        if step == start and start not in ckpt.steps():
+            save(step)
+
+    # Evaluation on the test split, and the summary.
     summary.update(step=step, seconds=elapsed,
                    images_per_sec=(step - start) * cfg.train.batch_size / max(elapsed, 1e-9))
-    if jit_eval is not None:
+    if built.jit_eval is not None:
         res = evaluate(step, "test")
         summary.update(test_loss=res["loss"], test_accuracy=res["accuracy"], test_top5=res["top5"],
                        per_class_accuracy=res["per_class_accuracy"])
-    summary["best_eval_accuracy"] = best
-    summary["train_step_compilations"] = jit_step._cache_size()  # 1: the step compiled once
+    summary["best_eval_accuracy"] = host["best"]
+    summary["train_step_compilations"] = built.jit_loop_step._cache_size()  # 1: the step compiled once
     writer.close()
     return summary
+
+
+def _nonfinite(workdir, bad, step, ring, ckpt, lead):
+    """The error for a non-finite loss/gradient/parameters first seen at step ``bad`` (found at ``step``)."""
+    indices = dict(ring).get(bad)
+    path = workdir / f"nonfinite_step_{bad}.json"
+    if lead:
+        path.write_text(json.dumps({"step": bad, "detected_at_step": step,
+                                    "indices": None if indices is None else np.asarray(indices).tolist()}) + "\n")
+    good = ckpt.steps()
+    return NonFiniteLossError(
+        f"non-finite training loss, gradient or parameters first at step {bad} (checked at step {step}); "
+        f"that batch's example indices are in {path}; last good checkpoint: "
+        f"{'step ' + str(good[-1]) if good else 'none'} (kept; nothing later was saved)")
 
 
 def _info(name):

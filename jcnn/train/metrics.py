@@ -4,7 +4,8 @@
 (``train``/``eval``/``test``) and the metric values. Only values that are a
 function of (config, seed, step) go there (no timings), so an interrupted and
 resumed run writes the same file as an uninterrupted one: on resume the lines
-past the restored step are dropped.
+past the restored step are dropped. Wall-clock figures (images/s, time waiting
+for data vs the rest) go to ``timing.jsonl`` and TensorBoard instead.
 """
 
 from __future__ import annotations
@@ -60,6 +61,13 @@ class MetricsWriter:
             for k, v in {**values, **(tb_only or {})}.items():
                 if isinstance(v, (int, float, np.floating, np.integer)) and math.isfinite(float(v)):
                     self._tb.add_scalar(f"{split}/{k}", float(v), int(step))
+
+    def write_timing(self, step: int, values: dict):
+        """Append wall-clock ``values`` (not reproducible, so not in metrics.jsonl) to ``timing.jsonl``."""
+        if not self.enabled:
+            return
+        with (self.path.parent / "timing.jsonl").open("a") as f:
+            f.write(json.dumps({"step": int(step), **{k: _jsonable(v) for k, v in values.items()}}) + "\n")
 
     def close(self):
         if self._tb is not None:

@@ -241,3 +241,43 @@ def make_gan_step(cfg, nets, tx, lr_schedule):
         return new_state, {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
 
     return train_step
+
+
+def interval_zeros(metrics) -> dict:
+    """The empty interval of :func:`with_interval`, on the host: zero sums shaped like ``metrics``.
+
+    ``metrics``: the step's metrics dict (arrays or ``jax.ShapeDtypeStruct``, e.g.
+    from ``jax.eval_shape``). ``first_bad`` is -1 while every step was finite.
+    """
+    return {"sums": {k: np.zeros(v.shape, np.float32) for k, v in metrics.items()},
+            "count": np.zeros((), np.int32), "finite": np.ones((), np.bool_), "first_bad": np.full((), -1, np.int32)}
+
+
+def _all_finite(tree):
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+
+
+def with_interval(train_step):
+    """``loop_step(state, interval, batch) -> (state, interval)``: ``train_step`` at ``state["step"]``, with
+    the metrics summed on the device over the logging interval.
+
+    The host reads ``interval`` only at logging, evaluation and checkpoint steps,
+    so the steps between run without a device-to-host transfer (and the step
+    number comes from the state, without a host-to-device one). ``interval``
+    holds ``sums`` (each metric summed), ``count`` (steps summed), ``finite``
+    (the loss, the new parameters and, where the step reports it, the gradient
+    norm were finite at every step so far) and ``first_bad`` (the 1-based number
+    of the first step that was not, -1 if none), kept with ``jnp.where`` so it
+    survives later steps. See :func:`interval_zeros`.
+    """
+    def loop_step(state, interval, batch):
+        step = state["step"]
+        state, metrics = train_step(state, batch, step)
+        ok = jnp.isfinite(metrics["loss"]) & _all_finite(state["params"])
+        if "grad_norm" in metrics:
+            ok &= jnp.isfinite(metrics["grad_norm"])
+        first_bad = jnp.where(interval["finite"] & ~ok, step + 1, interval["first_bad"])
+        return state, {"sums": jax.tree.map(jnp.add, interval["sums"], metrics), "count": interval["count"] + 1,
+                       "finite": interval["finite"] & ok, "first_bad": first_bad.astype(jnp.int32)}
+
+    return loop_step

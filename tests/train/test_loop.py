@@ -118,16 +118,37 @@ def test_corrupted_latest_falls_back(tmp_path):
     assert s["start_step"] == 3
 
 
+NAN_RUN = ("optimizer.name=sgd", "optimizer.lr=1e30", "schedule.warmup_steps=0", "train.steps=20", "eval.every=0")
+
+
 def test_nonfinite_loss_stops(tmp_path):
-    with pytest.raises(jt.NonFiniteLossError, match=r"at step \d+"):
-        run("lenet5_mnist:smoke", tmp_path, "optimizer.name=sgd", "optimizer.lr=1e30", "checkpoint.every=1",
-            "schedule.warmup_steps=0", "train.steps=20")
+    # Checked at every step (checkpoint.every=1): stops at the first bad step, every checkpoint before it is good.
+    with pytest.raises(jt.NonFiniteLossError, match=r"first at step (\d+) \(checked at step \1\)") as err:
+        run("lenet5_mnist:smoke", tmp_path, *NAN_RUN, "checkpoint.every=1", "train.log_every=1")
     bad = list(tmp_path.glob("nonfinite_step_*.json"))
-    assert len(bad) == 1 and len(json.loads(bad[0].read_text())["indices"]) == 8
+    assert len(bad) == 1
+    rec = json.loads(bad[0].read_text())
     step = int(bad[0].stem.rsplit("_", 1)[1])
+    assert rec["step"] == rec["detected_at_step"] == step and f"first at step {step} " in str(err.value)
+    assert len(rec["indices"]) == 8
     good = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
-    assert good and max(good) < step  # the last good checkpoint is kept, nothing after
+    assert good == list(range(1, step))  # the last good checkpoint is kept, nothing after
     assert np.isfinite(np.concatenate([np.ravel(x) for x in jax.tree.leaves(jt.load(tmp_path)["params"])])).all()
+
+
+def test_nonfinite_found_later_names_the_first_bad_step_and_batch(tmp_path):
+    # The flag lives on the device and is read only at log/checkpoint steps; the step and batch it names are
+    # the first bad ones all the same (the host keeps the last log_every batches' indices).
+    with pytest.raises(jt.NonFiniteLossError):
+        run("lenet5_mnist:smoke", tmp_path / "ref", *NAN_RUN, "checkpoint.every=1", "train.log_every=1")
+    (ref,) = [json.loads(p.read_text()) for p in (tmp_path / "ref").glob("nonfinite_step_*.json")]
+    with pytest.raises(jt.NonFiniteLossError, match=f"first at step {ref['step']} \\(checked at step 6\\)"):
+        run("lenet5_mnist:smoke", tmp_path / "late", *NAN_RUN, "checkpoint.every=0", "train.log_every=6")
+    assert ref["step"] < 6
+    (late,) = [json.loads(p.read_text()) for p in (tmp_path / "late").glob("nonfinite_step_*.json")]
+    assert late == {**ref, "detected_at_step": 6}
+    assert not [p for p in (tmp_path / "late" / "checkpoints").iterdir() if p.name.isdigit()]  # none saved
+    assert [r["step"] for r in jt.read_metrics(tmp_path / "late")] == []  # no log step was reached
 
 
 def test_other_experiment_workdir_rejected(tmp_path):
@@ -165,3 +186,133 @@ def test_adversarial_training_option(tmp_path, method):
 def test_adversarial_method_is_checked(tmp_path):
     with pytest.raises(ValueError, match="method"):
         run("lenet5_mnist:smoke", tmp_path, "train.adversarial.fraction=0.5", "train.adversarial.method=fgm")
+
+
+def test_interrupted_async_save_is_ignored(tmp_path):
+    # A process killed while orbax writes step 9 leaves "9.orbax-checkpoint-tmp*" behind (the rename never came):
+    # restore and resume use the newest complete step.
+    run("lenet5_mnist:smoke", tmp_path)  # checkpoints at 3 and 6
+    import shutil
+
+    tmp = tmp_path / "checkpoints" / "9.orbax-checkpoint-tmp-1764680000"
+    shutil.copytree(tmp_path / "checkpoints" / "6", tmp)
+    for f in sorted(tmp.rglob("*"))[::2]:
+        if f.is_file():
+            f.unlink()  # half written
+    assert int(jt.load(tmp_path)["step"]) == 6
+    s = run("lenet5_mnist:smoke", tmp_path, "train.steps=8")
+    assert s["start_step"] == 6 and int(jt.load(tmp_path)["step"]) == 8
+
+
+class DeviceRead(AssertionError):
+    pass
+
+
+def _guarded(monkeypatch):
+    """Run every ``loop.run_steps`` call where no value may cross between host and devices.
+
+    ``jax.transfer_guard("disallow")`` rejects implicit host-to-device copies everywhere and device-to-host ones
+    on accelerators; on CPU, where arrays already live in host memory, it lets reads through, so every read of
+    an array's value (``float``, ``np.asarray``, ``jax.device_get``, ``.item()``: all go through
+    ``ArrayImpl._value``) is made to fail here as well.
+    """
+    from jcnn.train import loop
+
+    real, spans, inside = loop.run_steps, [], [False]
+    cls = type(jax.numpy.zeros(()))
+    value = cls.__dict__["_value"]
+
+    def checked_value(self):
+        if inside[0]:
+            raise DeviceRead("a device array was read inside run_steps")
+        return value.fget(self)
+
+    monkeypatch.setattr(cls, "_value", property(checked_value))
+
+    def guarded(loop_step, state, interval, batches, step, until, **kw):
+        with jax.transfer_guard("disallow"):
+            inside[0] = True
+            try:
+                out = real(loop_step, state, interval, batches, step, until, **kw)
+                with pytest.raises(DeviceRead):  # the check is live: reading a metric fails
+                    float(out[1]["sums"]["loss"])
+                with pytest.raises(Exception, match="Disallowed host-to-device"):  # and so does a host value
+                    loop_step(out[0], out[1], {k: np.asarray(v) for k, v in batches.peek()[0].items()})
+            finally:
+                inside[0] = False
+        spans.append((step, out[2]))
+        return out
+
+    monkeypatch.setattr(loop, "run_steps", guarded)
+    return spans
+
+
+def test_steps_between_logs_transfer_nothing(tmp_path, monkeypatch):
+    spans = _guarded(monkeypatch)
+    s = run("lenet5_mnist:smoke", tmp_path, "train.steps=8", "train.log_every=4", "eval.every=0",
+            "checkpoint.every=0")
+    assert spans == [(0, 4), (4, 8)] and s["step"] == 8  # every step ran inside the guard
+    assert [r["step"] for r in jt.read_metrics(tmp_path) if r["split"] == "train"] == [4, 8]
+
+
+def _f32_mean(xs):
+    acc = np.float32(0)
+    for x in xs:  # the device sums float32 losses one step after another
+        acc = np.float32(acc + np.float32(x))
+    return float(acc) / len(xs)
+
+
+def test_logged_metrics_are_interval_means(tmp_path):
+    over = ("train.steps=8", "eval.every=0", "checkpoint.every=0")
+    run("lenet5_mnist:smoke", tmp_path / "each", *over, "train.log_every=1")
+    run("lenet5_mnist:smoke", tmp_path / "avg", *over, "train.log_every=3")
+    each = {r["step"]: r for r in jt.read_metrics(tmp_path / "each") if r["split"] == "train"}
+    avg = [r for r in jt.read_metrics(tmp_path / "avg") if r["split"] == "train"]
+    assert sorted(each) == list(range(1, 9)) and all(r["steps_averaged"] == 1 for r in each.values())
+    assert [(r["step"], r["steps_averaged"]) for r in avg] == [(3, 3), (6, 3), (8, 2)]
+    for r in avg:
+        steps = range(r["step"] - r["steps_averaged"] + 1, r["step"] + 1)
+        for k in ("loss", "accuracy", "grad_norm", "lr"):
+            assert r[k] == _f32_mean([each[i][k] for i in steps]), (r["step"], k)
+        assert r["loss"] != each[r["step"]]["loss"]  # an average, not the last step's value
+
+
+def test_timing_fields(tmp_path):
+    run("lenet5_mnist:smoke", tmp_path, "train.steps=8", "train.log_every=4")
+    recs = [json.loads(ln) for ln in (tmp_path / "timing.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs] == [4, 8]
+    for r in recs:
+        assert r["data_wait_s"] >= 0 and r["step_s"] >= 0 and r["images_per_sec"] > 0 and r["steps"] == 4
+        wall = r["steps"] * 8 / r["images_per_sec"]
+        assert r["data_wait_s"] + r["step_s"] == pytest.approx(wall, rel=1e-6)
+        assert r["data_wait_fraction"] == pytest.approx(r["data_wait_s"] / wall, rel=1e-6)
+    assert not any("data_wait" in k for r in jt.read_metrics(tmp_path) for k in r)  # not reproducible: kept out
+
+
+def test_resume_mid_interval_is_exact(tmp_path, monkeypatch):
+    # Stopped (SIGTERM) at step 5, inside the logging interval 5..8 and with batches 6.. already prefetched:
+    # the checkpoint holds the data position of step 5 and the interval's partial sums.
+    import os
+    import signal
+
+    from jcnn.train import loop
+
+    over = ("train.steps=8", "train.log_every=4", "eval.every=0", "checkpoint.every=0")
+    run("lenet5_mnist:smoke", tmp_path / "ref", *over)
+    real = loop.run_steps
+
+    def stop_at_5(*a, tick=None, **kw):
+        def tick_and_stop(n, done=[a[4]]):
+            done[0] += n
+            if done[0] == 5:
+                os.kill(os.getpid(), signal.SIGTERM)
+        return real(*a, tick=tick_and_stop, **kw)
+
+    monkeypatch.setattr(loop, "run_steps", stop_at_5)
+    s = run("lenet5_mnist:smoke", tmp_path / "cut", *over)
+    assert s["stopped_by"] == "SIGTERM" and s["step"] == 5
+    monkeypatch.setattr(loop, "run_steps", real)
+    s = run("lenet5_mnist:smoke", tmp_path / "cut", *over)
+    assert s["start_step"] == 5
+    assert _param_bytes(tmp_path / "ref") == _param_bytes(tmp_path / "cut")
+    assert (tmp_path / "ref" / "metrics.jsonl").read_text() == (tmp_path / "cut" / "metrics.jsonl").read_text()
