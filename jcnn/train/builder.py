@@ -39,6 +39,7 @@ class Built:
       jit_eval: ``eval_step`` jitted, or None.
       jit_loop_step: :func:`jcnn.train.step.with_interval` of ``train_step``, jitted, state and interval donated:
         what the training loop runs.
+      loop_traces: how many times ``jit_loop_step`` has been traced (1 after a run: it compiled once).
       mesh, replicated, data: the mesh and its two shardings (``P()`` and ``P("data")``).
     """
 
@@ -54,7 +55,12 @@ class Built:
     mesh: Mesh
     replicated: NamedSharding
     data: NamedSharding
+    _traces: list = dataclasses.field(default_factory=lambda: [0], repr=False)
     _zeros: dict | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def loop_traces(self) -> int:
+        return self._traces[0]
 
     def put_batch(self, batch: dict) -> dict:
         """This process's host batch (arrays of N / process_count rows) -> global arrays sharded on ``"data"``."""
@@ -95,11 +101,18 @@ def build(cfg, mesh: Mesh | None = None) -> Built:
                         donate_argnums=0)
     jit_eval = None if eval_step is None else jax.jit(eval_step, in_shardings=(repl, data_sh),
                                                       out_shardings=repl)
-    jit_loop_step = jax.jit(step_lib.with_interval(train_step), in_shardings=(repl, repl, data_sh),
+    traces = [0]
+    loop_step = step_lib.with_interval(train_step)
+
+    def counted_loop_step(*args):
+        traces[0] += 1  # Python runs only while jax traces: one count per (re)compilation
+        return loop_step(*args)
+
+    jit_loop_step = jax.jit(counted_loop_step, in_shardings=(repl, repl, data_sh),
                             out_shardings=(repl, repl), donate_argnums=(0, 1))
     return Built(nets=nets, state=state, tx=tx, lr_schedule=lr_schedule, train_step=train_step,
                  eval_step=eval_step, jit_train=jit_train, jit_eval=jit_eval, jit_loop_step=jit_loop_step,
-                 mesh=mesh, replicated=repl, data=data_sh)
+                 mesh=mesh, replicated=repl, data=data_sh, _traces=traces)
 
 
 def replicate(tree, sharding):

@@ -38,7 +38,9 @@ import ml_collections
 import numpy as np
 from flax import nnx
 
+from jcnn import data as data_lib
 from jcnn import models
+from jcnn.data import transforms as transforms_lib
 from jcnn.train import builder, prefetch
 from jcnn.train import checkpoint as ckpt_lib
 from jcnn.train import metrics as metrics_lib
@@ -48,11 +50,6 @@ from jcnn.train.config import to_dict
 
 class NonFiniteLossError(RuntimeError):
     """The training loss, a gradient or a parameter became NaN or infinite."""
-
-
-def _data():
-    import jcnn.data  # resolved at call time: the data package is its own module
-    return jcnn.data
 
 
 # ----------------------------------------------------------------------------- checks (before any compile)
@@ -118,20 +115,20 @@ def _data_dir(cfg):
 
 
 def train_iterator(cfg, per_process_batch):
-    # data engineer (issue 14): host-side decode/crop of variable-size images, from cfg.data.image_size etc.
-    ds = _data().pipeline(cfg.data.name, cfg.data.train_split, batch_size=per_process_batch, seed=cfg.seed,
+    """The endless, shuffled training batches of this process (host side: decode, crop, flip; uint8)."""
+    ds = data_lib.pipeline(cfg.data.name, cfg.data.train_split, batch_size=per_process_batch, seed=cfg.seed,
                           shard=_shard(), num_epochs=None, shuffle=True, drop_remainder=True,
                           data_dir=_data_dir(cfg), worker_count=cfg.data.worker_count,
-                          transform=_data().transforms.for_config(cfg.data, train=True))
+                          transform=transforms_lib.for_config(cfg.data, train=True))
     return iter(ds)
 
 
 def eval_batches(cfg, per_process_batch):
     """Evaluation batches with a ``mask``; the last one padded to full size."""
-    ds = _data().pipeline(cfg.data.name, cfg.data.eval_split, batch_size=per_process_batch, seed=cfg.seed,
+    ds = data_lib.pipeline(cfg.data.name, cfg.data.eval_split, batch_size=per_process_batch, seed=cfg.seed,
                           shard=_shard(), num_epochs=1, shuffle=False, drop_remainder=False,
                           data_dir=_data_dir(cfg), worker_count=0,
-                          transform=_data().transforms.for_config(cfg.data, train=False))  # data engineer (issue 14)
+                          transform=transforms_lib.for_config(cfg.data, train=False))
     for i, b in enumerate(ds):
         if cfg.eval.max_batches and i >= cfg.eval.max_batches:
             break
@@ -377,7 +374,7 @@ def _train(cfg, workdir, ckpt, layout, progress, log):
         summary.update(test_loss=res["loss"], test_accuracy=res["accuracy"], test_top5=res["top5"],
                        per_class_accuracy=res["per_class_accuracy"])
     summary["best_eval_accuracy"] = host["best"]
-    summary["train_step_compilations"] = built.jit_loop_step._cache_size()  # 1: the step compiled once
+    summary["train_step_compilations"] = built.loop_traces  # 1: the step compiled once
     writer.close()
     return summary
 
@@ -398,7 +395,7 @@ def _nonfinite(workdir, bad, step, ring, ckpt, lead):
 
 def _info(name):
     try:
-        return _data().info(name)
+        return data_lib.info(name)
     except Exception as e:  # noqa: BLE001 -- informational only
         return f"unavailable: {e}"
 

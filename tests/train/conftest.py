@@ -5,10 +5,6 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-import fake_data  # noqa: E402
-
-fake_data.install()
-
 
 @pytest.fixture(autouse=True)
 def _data_dir(tmp_path, monkeypatch):

@@ -31,9 +31,6 @@ class _Slow:
 
 
 if __name__ == "__main__":
-    import fake_data
-
-    fake_data.install()
     delay = float(os.environ.get("JCNN_TEST_BATCH_DELAY", "0") or 0)
     if delay:
         import jcnn.data

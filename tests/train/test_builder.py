@@ -31,7 +31,7 @@ def test_loop_step_is_the_train_step_plus_device_sums():
     assert int(iv["count"]) == 3 and bool(iv["finite"]) and int(iv["first_bad"]) == -1
     for k, v in iv["sums"].items():
         assert v == np.float32(np.float32(per_step[0][k] + per_step[1][k]) + per_step[2][k])
-    assert b.jit_loop_step._cache_size() == 1
+    assert b.loop_traces == 1  # three steps, one compilation
 
 
 def test_first_bad_step_is_kept():
