@@ -8,7 +8,9 @@ sharded on ``"data"``, state replicated); each process reads its own shard
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import math
 import pathlib
 import signal
@@ -28,6 +30,7 @@ from jcnn import models
 from jcnn.train import checkpoint as ckpt_lib
 from jcnn.train import metrics as metrics_lib
 from jcnn.train import optim, state as state_lib, step as step_lib
+from jcnn.train import workdir as workdir_lib
 from jcnn.train.config import to_dict
 
 
@@ -66,20 +69,22 @@ def check(cfg) -> dict:
     return layout
 
 
-def check_workdir(cfg, workdir: pathlib.Path, ckpt) -> None:
-    """Refuse a workdir that holds another experiment's run."""
-    seen = []
-    meta = ckpt.latest_meta()
-    if meta:
-        seen.append(("checkpoint", meta.get("experiment"), meta.get("config", {}).get("model", {}).get("name")))
+def check_workdir(cfg, workdir: pathlib.Path, ckpt) -> dict:
+    """Refuse a workdir that holds another run: any config difference but a larger ``train.steps``.
+
+    The run's config is ``WORKDIR/config.json`` (or, in a workdir from before that file, the
+    newest checkpoint's or ``manifest.json``'s); see :func:`jcnn.train.workdir.check` for what
+    may differ. Returns the accepted differences; raises ValueError (one line) before anything
+    is written.
+    """
+    recorded, where = workdir_lib.read_config(workdir), workdir_lib.CONFIG
+    if recorded is None:
+        meta = ckpt.latest_meta()
+        recorded, where = (meta or {}).get("config"), "newest checkpoint"
     manifest = workdir / "manifest.json"
-    if manifest.exists():
-        m = json.loads(manifest.read_text())
-        seen.append(("manifest.json", m.get("experiment"), m.get("config", {}).get("model", {}).get("name")))
-    for where, exp, model in seen:
-        if exp != cfg.experiment or model != cfg.model.name:
-            raise ValueError(f"workdir {workdir} holds a run of experiment {exp!r} (model {model!r}, from its "
-                             f"{where}), not {cfg.experiment!r} (model {cfg.model.name!r}); use another --workdir")
+    if recorded is None and manifest.exists():
+        recorded, where = json.loads(manifest.read_text()).get("config"), "manifest.json"
+    return workdir_lib.check(to_dict(cfg), workdir, recorded, where=where)
 
 
 # ----------------------------------------------------------------------------- data
@@ -149,7 +154,14 @@ def _global_batch(batch, sharding, keys=("image", "label", "index", "mask")):
 # ----------------------------------------------------------------------------- the loop
 
 class _Stop:
-    """SIGTERM/SIGINT set a flag; the loop saves a checkpoint and returns."""
+    """SIGTERM/SIGINT set a flag: the loop saves a checkpoint after the current step and returns.
+
+    The first signal says so on stderr as soon as Python handles it (between two
+    bytecodes: at once, or when a running XLA call returns). A second SIGINT
+    (Ctrl-C twice) raises KeyboardInterrupt: the run aborts without saving, and
+    the checkpoints already saved stay good (orbax renames a finished save into
+    place, so an abort mid-save leaves no step behind). A second SIGTERM changes nothing.
+    """
 
     def __init__(self):
         self.signal = None
@@ -162,7 +174,15 @@ class _Stop:
         return self
 
     def _handle(self, signum, frame):
+        if self.signal is not None:
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            return
         self.signal = signal.Signals(signum).name
+        what = "Ctrl-C again to abort" if signum == signal.SIGINT else f"{self.signal} received"
+        # os.write, not print: the handler may run while the main thread is inside a print to stderr,
+        # and a buffered stream refuses that reentrant call.
+        os.write(2, f"\njcnn train: stopping after this step ({what})\n".encode())
 
     def __exit__(self, *exc):
         for sig, old in self._old.items():
@@ -170,17 +190,33 @@ class _Stop:
 
 
 def train(cfg: ml_collections.ConfigDict, workdir, *, progress: bool = True, log=None) -> dict:
-    """Train ``cfg`` in ``workdir`` (resuming from its newest good checkpoint); returns the summary dict."""
+    """Train ``cfg`` in ``workdir`` (resuming from its newest good checkpoint); returns the summary dict.
+
+    Before anything is compiled: the config is checked, the workdir locked
+    (``run.lock``; a second run there is a ValueError naming the holder's pid and
+    host) and compared with the run it already holds (:func:`check_workdir`), then
+    its config is recorded in ``WORKDIR/config.json``. Damaged checkpoints found
+    on resume are moved to ``checkpoints/damaged/``.
+
+    Raises:
+      ValueError: a bad config, a workdir in use or holding another run.
+      NonFiniteLossError: the loss became NaN or infinite.
+      KeyboardInterrupt: a second Ctrl-C (the first stops after the current step, saved).
+    """
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     workdir = pathlib.Path(workdir).resolve()
     layout = check(cfg)
+    lead = jax.process_index() == 0
     workdir.mkdir(parents=True, exist_ok=True)
-    ckpt = ckpt_lib.Checkpointer(workdir / "checkpoints", keep=cfg.checkpoint.keep)
-    try:
-        check_workdir(cfg, workdir, ckpt)
-        return _train(cfg, workdir, ckpt, layout, progress, log)
-    finally:
-        ckpt.close()
+    with workdir_lib.Lock(workdir) if lead else contextlib.nullcontext():
+        ckpt = ckpt_lib.Checkpointer(workdir / "checkpoints", keep=cfg.checkpoint.keep, quarantine=lead)
+        try:
+            check_workdir(cfg, workdir, ckpt)
+            if lead:
+                workdir_lib.record(workdir, to_dict(cfg))
+            return _train(cfg, workdir, ckpt, layout, progress, log)
+        finally:
+            ckpt.close()
 
 
 def _train(cfg, workdir, ckpt, layout, progress, log):
@@ -259,7 +295,7 @@ def _train(cfg, workdir, ckpt, layout, progress, log):
                 first = host_batch
                 if lead:
                     metrics_lib.write_manifest(
-                        workdir, cfg_dict=cfg_dict, experiment=cfg.experiment, seed=int(cfg.seed),
+                        workdir, cfg_dict=cfg_dict, experiment=cfg.experiment, seed=int(cfg.seed), steps=(start, total),
                         data={"name": cfg.data.name, "split": cfg.data.train_split,
                               "first_batch_sha256": metrics_lib.fingerprint(host_batch),
                               "info": repr(_info(cfg.data.name))})
@@ -362,12 +398,24 @@ def load_model(workdir, step: int | None = None, *, net: str | None = None):
     seed), with the saved parameters and batch statistics filled in place (so
     the module keeps its layers' definition order; ``nnx.merge`` would sort them).
 
+    The module takes the **normalised** input the training step feeds it: images
+    padded by ``data.pad`` and standardised with the run's ``data.mean``/``data.std``
+    (:func:`jcnn.train.step.make_preprocess`). To predict from images as the data
+    pipeline yields them (uint8 or [0, 1] floats), use
+    :func:`jcnn.train.predictor`, which applies that same preprocessing first.
+
     Args:
       workdir: a ``jcnn train`` workdir. step: a saved step; None for the newest good one.
       net: a GAN run's ``"g"`` (generator, the default) or ``"d"``; None for a classifier.
     Returns:
-      the module; call it on (N, H, W, C) images to get (N, num_classes) logits (a classifier).
+      the module; call it on (N, H + 2 pad, W + 2 pad, C) normalised images to get
+      (N, num_classes) logits (a classifier).
     """
+    return load_model_and_meta(workdir, step, net=net)[0]
+
+
+def load_model_and_meta(workdir, step: int | None = None, *, net: str | None = None):
+    """``(module, meta)``: :func:`load_model` and the checkpoint's ``meta`` (``step``, ``config``, ...)."""
     saved = load(workdir, step)
     cfg = ml_collections.ConfigDict(saved["meta"]["config"])
     models = state_lib.net_models(cfg)
@@ -387,4 +435,4 @@ def load_model(workdir, step: int | None = None, *, net: str | None = None):
             nnx.replace_by_pure_dict(state, values)
             nnx.update(model, state)
     model.eval()
-    return model
+    return model, saved["meta"]
