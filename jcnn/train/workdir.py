@@ -22,6 +22,7 @@ import pathlib
 import shlex
 import socket
 import sys
+import warnings
 
 CONFIG = "config.json"
 LOCK = "run.lock"
@@ -149,11 +150,16 @@ class Lock:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by child processes
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:
             holder = _holder(fd)
             os.close(fd)
             raise ValueError(f"workdir {self.workdir} is in use by {holder}; wait for that run to end "
                              f"(or stop it) or use another --workdir") from None
+        except OSError as e:  # a file system without locks (some network mounts): run, unguarded
+            os.close(fd)
+            warnings.warn(f"workdir {self.workdir}: cannot lock {self.path} ({e.strerror or e}); nothing stops "
+                          "a second run from writing here at the same time", RuntimeWarning, stacklevel=2)
+            return self
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps({"pid": os.getpid(), "host": socket.gethostname()}) + "\n").encode(), 0)
         self._fd = fd
