@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import math
+import os
 import pathlib
 import signal
 import sys
