@@ -1,4 +1,4 @@
-"""Experiment 6: FGSM accuracy vs eps for a standard and an adversarially trained LeNet-5 (seed 000).
+"""Experiment 6: FGSM accuracy vs eps for a standard and an adversarially trained LeNet-5 (Goodfellow et al. 2015, section 6).
 
     python experiments/adversarial.py --out experiments/results/adversarial [--small]
 

@@ -8,10 +8,10 @@ built with ``jcnn.models.from_pattern`` and registered as ``exp_factor_*``:
 
 * one 7x7 conv vs three stacked 3x3 convs (with ReLUs), C = 32 channels: the
   same 7x7 receptive field from 27C^2 instead of 49C^2 weights (Simonyan &
-  Zisserman 2015, section 2.3; seed 001).
+  Zisserman 2015, section 2.3).
 * a plain 3x3 conv C->C vs a 1x1 bottleneck ``1x1 C->C/4 -> 3x3 C/4->C/4 ->
   1x1 C/4->C`` (He et al. 2016's 256->64->3x3->256 block scaled to C = 64;
-  seed 003), no residual connection in either.
+  section 4), no residual connection in either.
 
 ``block_params``/``block_flops`` count the block alone on its 14x14 input
 (``jcnn.summary``; FLOPs = 2 x MACs, conv/dense only); ``weights_formula``

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from jcnn.ops import _onednn
+from jcnn.ops import onednn
 
 try:
     import torch
@@ -53,7 +53,7 @@ def set_up_threads(args):
     """Apply ``--one-thread`` and ``--cpu-time``; call before any JAX computation."""
     if args.one_thread:
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
-        os.environ[_onednn.THREADS_ENV] = "1"
+        os.environ[onednn.THREADS_ENV] = "1"
         if torch is not None:
             torch.set_num_threads(1)
     if args.cpu_time:

@@ -45,7 +45,7 @@ import optax
 from flax import nnx
 
 import jcnn.models
-from jcnn.ops import _onednn
+from jcnn.ops import onednn
 
 # Beside this file: timing in turns, output, and the same LeNet-5 / ResNet-20 in PyTorch eager (channels_last).
 from _side_by_side import add_thread_options, interleaved_ms, set_up_threads, write_results
@@ -74,7 +74,7 @@ def jax_step(name, hide_onednn):
         opt.update(model, grads)
         return value
 
-    with _onednn.disabled() if hide_onednn else contextlib.nullcontext():
+    with onednn.disabled() if hide_onednn else contextlib.nullcontext():
         hlo = step.lower(model, opt, x, y).compile().as_text()
         step(model, opt, x, y).block_until_ready()
     return (lambda: step(model, opt, x, y).block_until_ready()), hlo
@@ -252,7 +252,7 @@ def main():
     args = ap.parse_args()
     set_up_threads(args)
     info = {"one_thread": args.one_thread, "clock": "process CPU time" if args.cpu_time else "wall","date": datetime.datetime.now().isoformat(timespec="seconds"), "jax": jax.__version__,
-            "torch": torch.__version__ if torch else None, "cpus": os.cpu_count(), "onednn": _onednn.status(),
+            "torch": torch.__version__ if torch else None, "cpus": os.cpu_count(), "onednn": onednn.status(),
             "load_start": os.getloadavg()}
     print(json.dumps(info), flush=True)
     results = []
@@ -260,7 +260,7 @@ def main():
         kernel_shapes = {f"f32[{','.join(map(str, v.shape))}]" for v in
                          jax.tree.leaves(nnx.state(jcnn.models.create(name, seed=0), nnx.Param)) if v.ndim >= 3}
         columns = {"auto": jax_step(name, True)}
-        if _onednn.available():
+        if onednn.available():
             columns["onednn"] = jax_step(name, False)
         runs = {k: v[0] for k, v in columns.items()}
         if torch is not None and name in TORCH_NAMES:

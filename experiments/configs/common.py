@@ -54,7 +54,7 @@ def base() -> ml_collections.ConfigDict:
     cfg.train.precision = "float32"  # or "bfloat16": compute in bf16, parameters stay float32
     cfg.train.label_smoothing = 0.0
     cfg.train.grad_clip = 0.0  # global-norm clip; 0 = off
-    # Adversarial training (Goodfellow et al. 2015; seed 000's defence): this fraction of
+    # Adversarial training (Goodfellow et al. 2015, section 6): this fraction of
     # each batch is replaced by FGSM/PGD examples of the current model (eval mode).
     # eps is in pixel units ([0, 1] images), i.e. before normalisation.
     cfg.train.adversarial = ml_collections.ConfigDict()

@@ -106,8 +106,8 @@ class AlexNet(nnx.Module):
 _IMAGENET = dict(input_shape=(227, 227, 3), **IMAGENET)
 
 
-@register(**_IMAGENET, paper="Krizhevsky et al. 2012; seed 003", published_params=62_378_344,
-          notes="one tower as in seed 003, with the paper's ReLU after fc6/fc7; 224 input also gives 6x6 at pool5")
+@register(**_IMAGENET, paper="Krizhevsky et al. 2012", published_params=62_378_344,
+          notes="one tower (the paper's two GPU towers merged, Section 3.2), with the paper's ReLU after fc6/fc7; 224 input also gives 6x6 at pool5")
 def alexnet(*, num_classes=1000, in_channels=3, dropout=0.5, paper_init=False, rngs):
     return AlexNet(num_classes=num_classes, in_channels=in_channels, dropout=dropout, paper_init=paper_init,
                    rngs=rngs)

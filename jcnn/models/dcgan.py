@@ -99,7 +99,7 @@ class Discriminator(nnx.Module):
         return self.fc(self.flatten(x))[:, 0]  # (N,)
 
 
-_PAPER = "Radford et al. 2016; seed 004"
+_PAPER = "Radford et al. 2016"
 
 
 @register(input_shape=(1, 1, 100), paper=_PAPER + " (MNIST-sized)",

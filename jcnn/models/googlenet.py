@@ -137,7 +137,7 @@ class GoogLeNet(nnx.Module):
 
 
 @register(input_shape=(224, 224, 3), **IMAGENET, published_params=6_998_552,
-          paper="Szegedy et al. 2014, Table 1; seed 001",
+          paper="Szegedy et al. 2014, Table 1",
           notes="5x5 branches, biases, no BN, LRN (Caffe constants); aux heads optional (aux_logits=True)")
 def googlenet(*, num_classes=1000, in_channels=3, lrn=True, norm=False, aux_logits=False, dropout=0.4, rngs):
     """Inception v1: (N, 224, 224, 3) -> (N, num_classes); ``(logits, aux1, aux2)`` in training with aux heads."""

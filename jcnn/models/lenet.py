@@ -98,8 +98,8 @@ class LeNet5(nnx.Module):
         return self.fc3(x)
 
 
-@register(input_shape=(32, 32, 1), num_classes=10, paper="LeCun et al. 1998; seed 003",
-          mean=(0.1307,), std=(0.3081,), notes="sigmoid + average pooling as in seed 003; c3_table=True for Table I")
+@register(input_shape=(32, 32, 1), num_classes=10, paper="LeCun et al. 1998",
+          mean=(0.1307,), std=(0.3081,), notes="sigmoid + average (subsampling) pooling as in the paper; c3_table=True for Table I")
 def lenet5(*, num_classes=10, in_channels=1, activation="sigmoid", c3_table=False, rngs):
     return LeNet5(num_classes=num_classes, in_channels=in_channels, activation=activation, pool="avg",
                   c3_table=c3_table, rngs=rngs)

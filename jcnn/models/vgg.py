@@ -86,7 +86,7 @@ def _vgg(name, config, *, depth, lrn=False, batch_norm=False, published_params):
     notes = f"{depth} weight layers" + (", BatchNorm after each conv (not in the paper)" if batch_norm else "")
 
     @register(name, input_shape=(224, 224, 3), **IMAGENET, published_params=published_params,
-              paper=f"Simonyan & Zisserman 2015, {table}; seed 003", notes=notes)
+              paper=f"Simonyan & Zisserman 2015, {table}", notes=notes)
     def factory(*, num_classes=1000, in_channels=3, input_size=224, dropout=0.5, kernel_init="he_normal", rngs):
         return VGG(config=config, num_classes=num_classes, in_channels=in_channels, batch_norm=batch_norm, lrn=lrn,
                    input_size=input_size, dropout=dropout, kernel_init=kernel_init, rngs=rngs)

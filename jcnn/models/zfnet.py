@@ -76,7 +76,7 @@ class ZFNet(nnx.Module):
         return self.fc8(x)
 
 
-@register(input_shape=(224, 224, 3), **IMAGENET, paper="Zeiler & Fergus 2014, Figure 3; seed 003",
+@register(input_shape=(224, 224, 3), **IMAGENET, paper="Zeiler & Fergus 2014, Figure 3",
           published_params=62_357_608,
           notes="7x7/2 conv1 (padded by 1), 5x5/2 conv2, ceil-mode 3x3/2 pools, LRN after pool1 and pool2")
 def zfnet(*, num_classes=1000, in_channels=3, dropout=0.5, paper_init=False, rngs):

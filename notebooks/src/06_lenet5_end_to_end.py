@@ -65,7 +65,8 @@ fig.tight_layout()
 model = jcnn.train.load_model(tmp / "run")
 batch = next(iter(jcnn.data.pipeline(data, "test", batch_size=1000, seed=0, num_epochs=1, shuffle=False,
                                       drop_remainder=False, data_dir=str(tmp / "data"))))
-x = (batch["image"] - cfg.data.mean[0]) / cfg.data.std[0]
+# The pipeline yields uint8 pixels; the trained network sees them as the training step did.
+x = jcnn.ops.standardize_images(batch["image"], mean=cfg.data.mean, std=cfg.data.std, pad=cfg.data.pad)
 pred = np.asarray(jax.numpy.argmax(model(x), -1))
 labels = np.asarray(batch["label"])
 confusion = np.zeros((10, 10), int)
