@@ -156,22 +156,59 @@ def _global_batch(batch, sharding, keys=("image", "label", "index", "mask")):
 class _Stop:
     """SIGTERM/SIGINT set a flag: the loop saves a checkpoint after the current step and returns.
 
-    The first signal says so on stderr as soon as Python handles it (between two
-    bytecodes: at once, or when a running XLA call returns). A second SIGINT
-    (Ctrl-C twice) raises KeyboardInterrupt: the run aborts without saving, and
-    the checkpoints already saved stay good (orbax renames a finished save into
-    place, so an abort mid-save leaves no step behind). A second SIGTERM changes nothing.
+    The first signal is announced on stderr at once, by a thread woken through
+    ``signal.set_wakeup_fd``: Python runs signal handlers only in the main thread
+    between bytecodes, so a handler would wait for a running XLA call (seconds in
+    a large step). A second SIGINT (Ctrl-C twice) raises KeyboardInterrupt in the
+    main thread: the run aborts without saving, and the checkpoints already saved
+    stay good (orbax renames a finished save into place, so an abort mid-save
+    leaves no step behind). A second SIGTERM changes nothing.
+
+    Attributes:
+      signal: the first signal's name, once the main thread has handled it; None before.
+      flag_when_announced: ``signal`` as it was when the announcement was written (None
+        when the announcement came first, e.g. while the main thread was in an XLA call).
     """
+
+    _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
     def __init__(self):
         self.signal = None
+        self.flag_when_announced = "not announced"
         self._old = {}
+        self._old_fd = None
+        self._watcher = None
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in self._SIGNALS:
                 self._old[sig] = signal.signal(sig, self._handle)
+            r, w = os.pipe()
+            os.set_blocking(w, False)  # the C-level handler must never block on a full pipe
+            self._old_fd = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+            self._w = w
+            self._watcher = threading.Thread(target=self._announce, args=(r,), name="jcnn-stop", daemon=True)
+            self._watcher.start()
         return self
+
+    def _announce(self, r):
+        """Watcher thread: the wakeup fd gets one byte (the signal number) per signal."""
+        announced = False
+        try:
+            while data := os.read(r, 64):
+                for signum in data:
+                    if signum not in self._SIGNALS:
+                        continue
+                    if not announced:
+                        announced, self.flag_when_announced = True, self.signal
+                        what = ("Ctrl-C again to abort" if signum == signal.SIGINT
+                                else f"{signal.Signals(signum).name} received")
+                        # os.write, not print: the main thread may be inside a print to stderr.
+                        os.write(2, f"\njcnn train: stopping after this step ({what})\n".encode())
+                    elif signum == signal.SIGINT:
+                        os.write(2, b"\njcnn train: aborting\n")
+        finally:
+            os.close(r)
 
     def _handle(self, signum, frame):
         if self.signal is not None:
@@ -179,12 +216,12 @@ class _Stop:
                 raise KeyboardInterrupt
             return
         self.signal = signal.Signals(signum).name
-        what = "Ctrl-C again to abort" if signum == signal.SIGINT else f"{self.signal} received"
-        # os.write, not print: the handler may run while the main thread is inside a print to stderr,
-        # and a buffered stream refuses that reentrant call.
-        os.write(2, f"\njcnn train: stopping after this step ({what})\n".encode())
 
     def __exit__(self, *exc):
+        if self._watcher is not None:
+            signal.set_wakeup_fd(self._old_fd)
+            os.close(self._w)  # the watcher reads end-of-file and stops
+            self._watcher.join(timeout=5)
         for sig, old in self._old.items():
             signal.signal(sig, old)
 

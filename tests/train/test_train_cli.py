@@ -1,9 +1,11 @@
 """``jcnn train``'s exit statuses: a slip is one line and status 2 before anything is written; a run stopped
 by a signal exits 130 (SIGINT) or 143 (SIGTERM)."""
 
+import hashlib
 import os
 import pathlib
 import signal
+import threading
 import time
 
 import pytest
@@ -100,22 +102,46 @@ def test_a_malformed_process_count_variable_is_argparses_one_line(monkeypatch, c
     assert "invalid int value: 'two'" in capsys.readouterr().err
 
 
+def _wait_for(capfd, text, timeout=60):
+    seen, t0 = "", time.time()
+    while text not in seen:
+        assert time.time() - t0 < timeout, seen
+        time.sleep(0.01)
+        seen += capfd.readouterr().err
+    return seen
+
+
 def test_ctrl_c_once_says_so_at_once_twice_aborts(capfd):
     """Before: the first Ctrl-C printed nothing until the step ended; a second one was swallowed too."""
-    before = signal.getsignal(signal.SIGINT)
+    before = signal.getsignal(signal.SIGINT), signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(before[1])
     with loop._Stop() as stop:
         os.kill(os.getpid(), signal.SIGINT)
         assert stop.signal == "SIGINT"
-        assert capfd.readouterr().err == "\njcnn train: stopping after this step (Ctrl-C again to abort)\n"
+        assert _wait_for(capfd, "\n") == "\njcnn train: stopping after this step (Ctrl-C again to abort)\n"
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(1)  # (the handler runs at the next bytecode: already in os.kill)
-    assert signal.getsignal(signal.SIGINT) is before
+        _wait_for(capfd, "jcnn train: aborting")
+    assert (signal.getsignal(signal.SIGINT), signal.set_wakeup_fd(-1)) == before  # all put back
+    signal.set_wakeup_fd(before[1])
     with loop._Stop() as stop:
         os.kill(os.getpid(), signal.SIGTERM)
         os.kill(os.getpid(), signal.SIGTERM)  # a second SIGTERM changes nothing: the step ends, then the save
         assert stop.signal == "SIGTERM"
-    assert "stopping after this step (SIGTERM received)" in capfd.readouterr().err
+        _wait_for(capfd, "stopping after this step (SIGTERM received)")
+
+
+def test_the_first_ctrl_c_is_announced_while_the_main_thread_is_busy_in_c(capfd):
+    """Python runs signal handlers in the main thread only, after the running C call (an XLA step) returns;
+    the announcement must not wait for that."""
+    data = bytes(512 << 20)
+    with loop._Stop() as stop:
+        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+        hashlib.sha256(data).digest()  # one C call without the GIL, as an XLA step: ~1 s
+        assert stop.signal == "SIGINT"  # handled once the call returned
+        _wait_for(capfd, "stopping after this step")
+    assert stop.flag_when_announced is None  # announced before the main thread could handle the signal
 
 
 def test_an_aborted_run_exits_130_with_one_line(tmp_path, monkeypatch, capsys):
