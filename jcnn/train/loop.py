@@ -7,6 +7,7 @@ sharded on ``"data"``, state replicated); each process reads its own shard
 
 from __future__ import annotations
 
+import _thread
 import base64
 import contextlib
 import json
@@ -175,6 +176,7 @@ class _Stop:
     def __init__(self):
         self.signal = None
         self.flag_when_announced = "not announced"
+        self._abort = self._raised = False
         self._old = {}
         self._old_fd = None
         self._watcher = None
@@ -192,7 +194,11 @@ class _Stop:
         return self
 
     def _announce(self, r):
-        """Watcher thread: the wakeup fd gets one byte (the signal number) per signal."""
+        """Watcher thread: the wakeup fd gets one byte (the signal number) per signal delivered.
+
+        It counts, not the handler: signals that arrive before the main thread
+        handles the first one are handled by one handler call.
+        """
         announced = False
         try:
             while data := os.read(r, 64):
@@ -205,17 +211,19 @@ class _Stop:
                                 else f"{signal.Signals(signum).name} received")
                         # os.write, not print: the main thread may be inside a print to stderr.
                         os.write(2, f"\njcnn train: stopping after this step ({what})\n".encode())
-                    elif signum == signal.SIGINT:
+                    elif signum == signal.SIGINT and not self._abort:
+                        self._abort = True
                         os.write(2, b"\njcnn train: aborting\n")
+                        _thread.interrupt_main(signal.SIGINT)  # the main thread's handler raises
         finally:
             os.close(r)
 
     def _handle(self, signum, frame):
-        if self.signal is not None:
-            if signum == signal.SIGINT:
-                raise KeyboardInterrupt
-            return
-        self.signal = signal.Signals(signum).name
+        if self._abort and not self._raised:
+            self._raised = True
+            raise KeyboardInterrupt
+        if self.signal is None:
+            self.signal = signal.Signals(signum).name
 
     def __exit__(self, *exc):
         if self._watcher is not None:
