@@ -75,7 +75,7 @@ def check_workdir(cfg, workdir: pathlib.Path, ckpt) -> dict:
 
     The run's config is ``WORKDIR/config.json`` (or, in a workdir from before that file, the
     newest checkpoint's or ``manifest.json``'s); see :func:`jcnn.train.workdir.check` for what
-    may differ. Returns the accepted differences; raises ValueError (one line) before anything
+    may differ (evaluation settings too once the run is finished: a rerun then only evaluates). Returns the accepted differences; raises ValueError (one line) before anything
     is written.
     """
     recorded, where = workdir_lib.read_config(workdir), workdir_lib.CONFIG
@@ -85,7 +85,8 @@ def check_workdir(cfg, workdir: pathlib.Path, ckpt) -> dict:
     manifest = workdir / "manifest.json"
     if recorded is None and manifest.exists():
         recorded, where = json.loads(manifest.read_text()).get("config"), "manifest.json"
-    return workdir_lib.check(to_dict(cfg), workdir, recorded, where=where)
+    finished = max(ckpt.steps(), default=-1) >= int(cfg.train.steps)
+    return workdir_lib.check(to_dict(cfg), workdir, recorded, where=where, finished=finished)
 
 
 # ----------------------------------------------------------------------------- data

@@ -34,6 +34,9 @@ LOCK = "run.lock"
 #: holds (a resumed run would no longer match an uninterrupted one), ``data.worker_count`` can
 #: change the data iterator's saved state, and ``train.steps`` may only grow (see :func:`check`).
 MAY_DIFFER = frozenset({"checkpoint.every", "checkpoint.keep", "data.data_dir"})
+#: Fields that may also differ once the run has reached ``train.steps``: a rerun then only
+#: evaluates (a new ``test`` record replaces the old one), e.g. on another split.
+EVAL_ONLY = frozenset({"data.eval_split", "eval.batch_size", "eval.every", "eval.max_batches"})
 
 
 def flat(tree: dict, prefix: str = "") -> dict:
@@ -68,7 +71,7 @@ def record(workdir, cfg_dict: dict) -> None:
     os.replace(tmp, path)
 
 
-def check(cfg_dict: dict, workdir, recorded: dict | None, *, where: str = CONFIG) -> dict:
+def check(cfg_dict: dict, workdir, recorded: dict | None, *, where: str = CONFIG, finished: bool = False) -> dict:
     """Refuse to run ``cfg_dict`` in ``workdir`` unless it continues the run ``recorded`` there.
 
     Args:
@@ -78,6 +81,8 @@ def check(cfg_dict: dict, workdir, recorded: dict | None, *, where: str = CONFIG
         newest checkpoint's for workdirs written before ``config.json`` existed); None
         for a new workdir.
       where: where ``recorded`` was read, for the message.
+      finished: the workdir holds a checkpoint at the new ``train.steps`` (nothing to
+        train: the :data:`EVAL_ONLY` fields may differ too).
     Returns:
       ``{key: (old, new)}`` of the accepted differences (a larger ``train.steps``,
       the :data:`MAY_DIFFER` fields), for the run's history; {} for a new workdir.
@@ -90,7 +95,8 @@ def check(cfg_dict: dict, workdir, recorded: dict | None, *, where: str = CONFIG
     diffs = differences(recorded, cfg_dict)
     steps = diffs.get("train.steps")
     grows = steps is not None and all(isinstance(s, int) for s in steps) and steps[1] > steps[0]
-    refused = {k: v for k, v in diffs.items() if k not in MAY_DIFFER and not (k == "train.steps" and grows)}
+    allowed = MAY_DIFFER | (EVAL_ONLY if finished else frozenset())
+    refused = {k: v for k, v in diffs.items() if k not in allowed and not (k == "train.steps" and grows)}
     if refused:
         listed = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in refused.items())
         raise ValueError(

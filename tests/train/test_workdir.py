@@ -51,6 +51,11 @@ def test_differences_and_check_name_every_key():
     with pytest.raises(ValueError, match=r"train.steps: 6 -> 4"):
         workdir.check(grown, "/w", old)
     assert workdir.check(new, "/w", None) == {}  # a new workdir
+    # A finished run may be evaluated again with other evaluation settings (nothing trains).
+    split = json.loads(json.dumps(old)) | {"data": {"mean": [0.5], "eval_split": "train"}}
+    with pytest.raises(ValueError, match="data.eval_split: '.absent.' -> 'train'"):
+        workdir.check(split, "/w", old)
+    assert workdir.check(split, "/w", old, finished=True) == {"data.eval_split": ("(absent)", "train")}
 
 
 def test_rerun_with_another_config_is_refused_before_writing(tmp_path, capsys):
