@@ -13,11 +13,17 @@ killed mid-write leaves the previous steps readable and no listed half step.
 Retention: the last ``keep`` steps plus the one with the best eval accuracy.
 Restoring walks from the newest step to the oldest and warns about each step
 that fails to read (damaged at rest), so nothing a completed save held is lost.
+The trainer's checkpointer (``quarantine=True``) also moves each damaged step
+aside, to ``checkpoints/damaged/<step>-<UTC time>/``, so the run saves that step
+again and :func:`jcnn.train.load` no longer returns an older one; readers
+(``quarantine=False``, the default) only warn and never change the workdir.
 """
 
 from __future__ import annotations
 
+import datetime
 import pathlib
+import sys
 import warnings
 
 import orbax.checkpoint as ocp
@@ -30,9 +36,10 @@ class CheckpointError(RuntimeError):
 class Checkpointer:
     """Save/restore ``(state, meta)`` pairs under ``directory`` keeping the last ``keep`` and the best."""
 
-    def __init__(self, directory, *, keep: int = 3):
+    def __init__(self, directory, *, keep: int = 3, quarantine: bool = False):
         self.directory = pathlib.Path(directory).resolve()
         self.keep = max(1, int(keep))
+        self.quarantine = quarantine
         options = ocp.CheckpointManagerOptions(max_to_keep=None, create=True, enable_async_checkpointing=True)
         self._mgr = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "meta"))
 
@@ -108,6 +115,7 @@ class Checkpointer:
             steps = [step]
         if not steps:
             return None
+        _quiet_closed_loop_noise()  # before the first read: the noise may come as soon as one fails
         errors = []
         for s in reversed(steps):
             try:
@@ -117,11 +125,48 @@ class Checkpointer:
                 return s, out["state"], dict(out["meta"])
             except Exception as e:  # noqa: BLE001 -- any failure to read means: try the previous step
                 errors.append(f"step {s}: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}")
+                moved = f"; moved to {self._move_aside(s)}" if self.quarantine else ""
                 warnings.warn(f"checkpoint at step {s} in {self.directory} could not be restored "
-                              f"({errors[-1]}); falling back to the previous one", RuntimeWarning, stacklevel=2)
+                              f"({errors[-1]}){moved}; falling back to the previous one", RuntimeWarning, stacklevel=2)
         raise CheckpointError(f"none of the checkpoints {steps} in {self.directory} could be restored:\n  "
                               + "\n  ".join(errors))
+
+    def _move_aside(self, step: int) -> pathlib.Path:
+        """Move damaged ``step`` to ``damaged/<step>-<UTC time>`` (kept for inspection, out of orbax's listing)."""
+        when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        target = self.directory / "damaged" / f"{step}-{when}"
+        target.parent.mkdir(exist_ok=True)
+        (self.directory / str(step)).rename(target)
+        self._mgr.reload()  # orbax caches the step list
+        return target
 
     def close(self):
         self.wait()
         self._mgr.close()
+
+
+def _closed_loop_noise(unraisable) -> bool:
+    e = unraisable.exc_value
+    return isinstance(e, RuntimeError) and str(e) == "Event loop is closed"
+
+
+def _quiet_closed_loop_noise():
+    """Drop the "Event loop is closed" tracebacks a failed orbax restore leaves behind.
+
+    orbax runs a restore in an event loop that it closes when the first read
+    fails; tensorstore's other reads of the step, still in flight, then report
+    their results to the closed loop from their own threads, and Python prints
+    each RuntimeError as an unraisable exception (dozens of tracebacks on a
+    successful run). Only that exact error is dropped; anything else goes to
+    the previous hook.
+    """
+    previous = sys.unraisablehook
+    if getattr(previous, "_jcnn_closed_loop_filter", False):
+        return
+
+    def hook(unraisable):
+        if not _closed_loop_noise(unraisable):
+            previous(unraisable)
+
+    hook._jcnn_closed_loop_filter = True
+    sys.unraisablehook = hook

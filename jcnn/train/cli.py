@@ -7,7 +7,10 @@ Resumes automatically from DIR. Every slip (unknown experiment or field, a value
 out of range, an unusable DIR) is one line on stderr and exit status 2, checked
 before anything is compiled or written. A run stopped by a signal saved its
 state and exits 130 (SIGINT) or 143 (SIGTERM), the shell's codes, so
-``jcnn train ... && next`` does not go on; 3 is a non-finite loss, 4 an
+``jcnn train ... && next`` does not go on; the first Ctrl-C stops after the
+current step (saved), a second aborts at once (exit 130, nothing saved past
+the last checkpoint); a workdir in use by another run or holding another
+config is status 2; 3 is a non-finite loss, 4 an
 unreadable checkpoint. Multi-host: ``--coordinator HOST:PORT
 --num-processes N --process-id I`` (or JCNN_COORDINATOR, JCNN_NUM_PROCESSES,
 JCNN_PROCESS_ID) on every host.
@@ -136,5 +139,9 @@ def run(args) -> int:
         return _error(e, 3)
     except loop.ckpt_lib.CheckpointError as e:
         return _error(e, 4)
+    except KeyboardInterrupt:  # a second Ctrl-C (or one before the loop started): no save, no traceback
+        print("jcnn train: aborted by Ctrl-C; the checkpoints saved before are kept; resume with the same command",
+              file=sys.stderr, flush=True)
+        return SIGNAL_EXIT["SIGINT"]
     print(loop.summary_line(summary), flush=True)
     return SIGNAL_EXIT.get(summary.get("stopped_by"), 0)

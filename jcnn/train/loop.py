@@ -24,9 +24,12 @@ signal on one process stops every process at the same step (:func:`_agree_stop`)
 
 from __future__ import annotations
 
+import _thread
 import base64
 import collections
+import contextlib
 import json
+import os
 import pathlib
 import signal
 import sys
@@ -45,6 +48,7 @@ from jcnn.train import builder, prefetch
 from jcnn.train import checkpoint as ckpt_lib
 from jcnn.train import metrics as metrics_lib
 from jcnn.train import optim, state as state_lib, step as step_lib
+from jcnn.train import workdir as workdir_lib
 from jcnn.train.config import to_dict
 
 
@@ -78,20 +82,23 @@ def check(cfg) -> dict:
     return layout
 
 
-def check_workdir(cfg, workdir: pathlib.Path, ckpt) -> None:
-    """Refuse a workdir that holds another experiment's run."""
-    seen = []
-    meta = ckpt.latest_meta()
-    if meta:
-        seen.append(("checkpoint", meta.get("experiment"), meta.get("config", {}).get("model", {}).get("name")))
+def check_workdir(cfg, workdir: pathlib.Path, ckpt) -> dict:
+    """Refuse a workdir that holds another run: any config difference but a larger ``train.steps``.
+
+    The run's config is ``WORKDIR/config.json`` (or, in a workdir from before that file, the
+    newest checkpoint's or ``manifest.json``'s); see :func:`jcnn.train.workdir.check` for what
+    may differ (evaluation settings too once the run is finished: a rerun then only evaluates). Returns the accepted differences; raises ValueError (one line) before anything
+    is written.
+    """
+    recorded, where = workdir_lib.read_config(workdir), workdir_lib.CONFIG
+    if recorded is None:
+        meta = ckpt.latest_meta()
+        recorded, where = (meta or {}).get("config"), "newest checkpoint"
     manifest = workdir / "manifest.json"
-    if manifest.exists():
-        m = json.loads(manifest.read_text())
-        seen.append(("manifest.json", m.get("experiment"), m.get("config", {}).get("model", {}).get("name")))
-    for where, exp, model in seen:
-        if exp != cfg.experiment or model != cfg.model.name:
-            raise ValueError(f"workdir {workdir} holds a run of experiment {exp!r} (model {model!r}, from its "
-                             f"{where}), not {cfg.experiment!r} (model {cfg.model.name!r}); use another --workdir")
+    if recorded is None and manifest.exists():
+        recorded, where = json.loads(manifest.read_text()).get("config"), "manifest.json"
+    finished = max(ckpt.steps(), default=-1) >= int(cfg.train.steps)
+    return workdir_lib.check(to_dict(cfg), workdir, recorded, where=where, finished=finished)
 
 
 # ----------------------------------------------------------------------------- data
@@ -150,22 +157,81 @@ _global_batch = builder.global_batch
 # ----------------------------------------------------------------------------- the loop
 
 class _Stop:
-    """SIGTERM/SIGINT set a flag; the loop saves a checkpoint and returns."""
+    """SIGTERM/SIGINT set a flag: the loop saves a checkpoint after the current step and returns.
+
+    The first signal is announced on stderr at once, by a thread woken through
+    ``signal.set_wakeup_fd``: Python runs signal handlers only in the main thread
+    between bytecodes, so a handler would wait for a running XLA call (seconds in
+    a large step). A second SIGINT (Ctrl-C twice) raises KeyboardInterrupt in the
+    main thread: the run aborts without saving, and the checkpoints already saved
+    stay good (orbax renames a finished save into place, so an abort mid-save
+    leaves no step behind). A second SIGTERM changes nothing.
+
+    Attributes:
+      signal: the first signal's name, once the main thread has handled it; None before.
+      flag_when_announced: ``signal`` as it was when the announcement was written (None
+        when the announcement came first, e.g. while the main thread was in an XLA call).
+    """
+
+    _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
     def __init__(self):
         self.signal = None
+        self.flag_when_announced = "not announced"
+        self._abort = self._raised = False
         self._old = {}
+        self._old_fd = None
+        self._watcher = None
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in self._SIGNALS:
                 self._old[sig] = signal.signal(sig, self._handle)
+            r, w = os.pipe()
+            os.set_blocking(w, False)  # the C-level handler must never block on a full pipe
+            self._old_fd = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+            self._w = w
+            self._watcher = threading.Thread(target=self._announce, args=(r,), name="jcnn-stop", daemon=True)
+            self._watcher.start()
         return self
 
+    def _announce(self, r):
+        """Watcher thread: the wakeup fd gets one byte (the signal number) per signal delivered.
+
+        It counts, not the handler: signals that arrive before the main thread
+        handles the first one are handled by one handler call.
+        """
+        announced = False
+        try:
+            while data := os.read(r, 64):
+                for signum in data:
+                    if signum not in self._SIGNALS:
+                        continue
+                    if not announced:
+                        announced, self.flag_when_announced = True, self.signal
+                        what = ("Ctrl-C again to abort" if signum == signal.SIGINT
+                                else f"{signal.Signals(signum).name} received")
+                        # os.write, not print: the main thread may be inside a print to stderr.
+                        os.write(2, f"\njcnn train: stopping after this step ({what})\n".encode())
+                    elif signum == signal.SIGINT and not self._abort:
+                        self._abort = True
+                        os.write(2, b"\njcnn train: aborting\n")
+                        _thread.interrupt_main(signal.SIGINT)  # the main thread's handler raises
+        finally:
+            os.close(r)
+
     def _handle(self, signum, frame):
-        self.signal = signal.Signals(signum).name
+        if self._abort and not self._raised:
+            self._raised = True
+            raise KeyboardInterrupt
+        if self.signal is None:
+            self.signal = signal.Signals(signum).name
 
     def __exit__(self, *exc):
+        if self._watcher is not None:
+            signal.set_wakeup_fd(self._old_fd)
+            os.close(self._w)  # the watcher reads end-of-file and stops
+            self._watcher.join(timeout=5)
         for sig, old in self._old.items():
             signal.signal(sig, old)
 
@@ -194,17 +260,33 @@ def _agree_stop(local: str | None) -> str | None:
 
 
 def train(cfg: ml_collections.ConfigDict, workdir, *, progress: bool = True, log=None) -> dict:
-    """Train ``cfg`` in ``workdir`` (resuming from its newest good checkpoint); returns the summary dict."""
+    """Train ``cfg`` in ``workdir`` (resuming from its newest good checkpoint); returns the summary dict.
+
+    Before anything is compiled: the config is checked, the workdir locked
+    (``run.lock``; a second run there is a ValueError naming the holder's pid and
+    host) and compared with the run it already holds (:func:`check_workdir`), then
+    its config is recorded in ``WORKDIR/config.json``. Damaged checkpoints found
+    on resume are moved to ``checkpoints/damaged/``.
+
+    Raises:
+      ValueError: a bad config, a workdir in use or holding another run.
+      NonFiniteLossError: the loss became NaN or infinite.
+      KeyboardInterrupt: a second Ctrl-C (the first stops after the current step, saved).
+    """
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     workdir = pathlib.Path(workdir).resolve()
     layout = check(cfg)
+    lead = jax.process_index() == 0
     workdir.mkdir(parents=True, exist_ok=True)
-    ckpt = ckpt_lib.Checkpointer(workdir / "checkpoints", keep=cfg.checkpoint.keep)
-    try:
-        check_workdir(cfg, workdir, ckpt)
-        return _train(cfg, workdir, ckpt, layout, progress, log)
-    finally:
-        ckpt.close()  # waits for an asynchronous checkpoint write still in flight
+    with workdir_lib.Lock(workdir) if lead else contextlib.nullcontext():
+        ckpt = ckpt_lib.Checkpointer(workdir / "checkpoints", keep=cfg.checkpoint.keep, quarantine=lead)
+        try:
+            check_workdir(cfg, workdir, ckpt)
+            if lead:
+                workdir_lib.record(workdir, to_dict(cfg))
+            return _train(cfg, workdir, ckpt, layout, progress, log)
+        finally:
+            ckpt.close()
 
 
 def run_steps(loop_step, state, interval, batches, step, until, *, ring, tick=None, stop=None):
@@ -308,7 +390,7 @@ def _train(cfg, workdir, ckpt, layout, progress, log):
             first_host, first_batch = batches.peek()
             if lead:
                 metrics_lib.write_manifest(
-                    workdir, cfg_dict=cfg_dict, experiment=cfg.experiment, seed=int(cfg.seed),
+                    workdir, cfg_dict=cfg_dict, experiment=cfg.experiment, seed=int(cfg.seed), steps=(start, total),
                     data={"name": cfg.data.name, "split": cfg.data.train_split,
                           "first_batch_sha256": metrics_lib.fingerprint(first_host),
                           "info": repr(_info(cfg.data.name))})
@@ -446,12 +528,24 @@ def load_model(workdir, step: int | None = None, *, net: str | None = None):
     seed), with the saved parameters and batch statistics filled in place (so
     the module keeps its layers' definition order; ``nnx.merge`` would sort them).
 
+    The module takes the **normalised** input the training step feeds it: images
+    padded by ``data.pad`` and standardised with the run's ``data.mean``/``data.std``
+    (:func:`jcnn.train.step.make_preprocess`). To predict from images as the data
+    pipeline yields them (uint8 or [0, 1] floats), use
+    :func:`jcnn.train.predictor`, which applies that same preprocessing first.
+
     Args:
       workdir: a ``jcnn train`` workdir. step: a saved step; None for the newest good one.
       net: a GAN run's ``"g"`` (generator, the default) or ``"d"``; None for a classifier.
     Returns:
-      the module; call it on (N, H, W, C) images to get (N, num_classes) logits (a classifier).
+      the module; call it on (N, H + 2 pad, W + 2 pad, C) normalised images to get
+      (N, num_classes) logits (a classifier).
     """
+    return load_model_and_meta(workdir, step, net=net)[0]
+
+
+def load_model_and_meta(workdir, step: int | None = None, *, net: str | None = None):
+    """``(module, meta)``: :func:`load_model` and the checkpoint's ``meta`` (``step``, ``config``, ...)."""
     saved = load(workdir, step)
     cfg = ml_collections.ConfigDict(saved["meta"]["config"])
     models = state_lib.net_models(cfg)
@@ -471,4 +565,4 @@ def load_model(workdir, step: int | None = None, *, net: str | None = None):
             nnx.replace_by_pure_dict(state, values)
             nnx.update(model, state)
     model.eval()
-    return model
+    return model, saved["meta"]

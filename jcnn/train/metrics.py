@@ -110,10 +110,42 @@ def fingerprint(batch: dict) -> str:
     return h.hexdigest()
 
 
-def write_manifest(workdir, *, cfg_dict: dict, experiment: str, seed: int, data: dict) -> dict:
-    """Write ``WORKDIR/manifest.json``: :func:`jcnn.provenance.manifest` plus the run's config, seed and data."""
-    manifest = provenance.manifest(experiment=experiment, seed=seed, config=cfg_dict, data=data,
-                                   started=datetime.datetime.now(datetime.timezone.utc).isoformat())
+def write_manifest(workdir, *, cfg_dict: dict, experiment: str, seed: int, data: dict,
+                   steps: tuple[int, int] | None = None) -> dict:
+    """Add this invocation to ``WORKDIR/manifest.json``, the run's record; returns the manifest.
+
+    The first invocation writes :func:`jcnn.provenance.manifest` (versions, devices,
+    git commit) with the run's config, seed and data (its first batch's fingerprint);
+    every invocation, the first included, appends to ``invocations`` a record of
+    ``time``, ``command`` (a ``python -m jcnn train ...`` line that rebuilds this
+    config, see :func:`jcnn.train.workdir.command`), ``steps`` ``[from, to]``,
+    the jcnn/jax versions, git commit, device count, the first batch it trained on,
+    and ``changed`` (``{key: [old, new]}`` against the previous invocation's config,
+    e.g. a larger ``train.steps``). ``config`` is the newest invocation's.
+    """
+    from jcnn.train import workdir as workdir_lib
+
     path = pathlib.Path(workdir) / "manifest.json"
-    path.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat()
+    try:
+        old = json.loads(path.read_text()) if path.exists() else None
+    except ValueError:
+        old = None  # unreadable: start the record again rather than fail the run
+    vers = provenance.versions(("jcnn", "jax", "jaxlib"))
+    import jax
+
+    invocation = {"time": now, "command": workdir_lib.command(cfg_dict, workdir),
+                  "steps": None if steps is None else [int(steps[0]), int(steps[1])], "versions": vers,
+                  "git_commit": provenance.git_commit(), "devices": jax.device_count(),
+                  "processes": jax.process_count(), "first_batch_sha256": data.get("first_batch_sha256"),
+                  "changed": {k: list(v) for k, v in workdir_lib.differences((old or {}).get("config", {}),
+                                                                             cfg_dict).items()} if old else {}}
+    if old is None:
+        manifest = provenance.manifest(experiment=experiment, seed=seed, config=cfg_dict, data=data, started=now)
+        manifest["invocations"] = [invocation]
+    else:
+        manifest = {**old, "config": cfg_dict, "invocations": [*old.get("invocations", []), invocation]}
+    tmp = path.with_name(".manifest.json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    tmp.replace(path)
     return manifest

@@ -1,6 +1,8 @@
 """In-process runs at the smoke size: every config, determinism, compile once, bad input, NaN, fallback."""
 
 import json
+import os
+import sys
 import warnings
 
 import jax
@@ -9,6 +11,7 @@ import pytest
 
 import jcnn.nn.capture
 import jcnn.train as jt
+from _helpers import cli_run
 from jcnn.train import config
 
 FAST = ["lenet5_mnist", "lenet5_classic_mnist", "resnet20_cifar10", "dcgan_mnist"]
@@ -102,19 +105,65 @@ def test_keep_last_and_best(tmp_path):
     assert steps[-2:] == [11, 12] and len(steps) <= 3
 
 
-def test_corrupted_latest_falls_back(tmp_path):
-    run("lenet5_mnist:smoke", tmp_path)  # checkpoints at 3 and 6
-    damaged = tmp_path / "checkpoints" / "6" / "state"
-    for f in damaged.rglob("*"):
+def _damage(workdir, step):
+    for f in (workdir / "checkpoints" / str(step) / "state").rglob("*"):
         if f.is_file() and f.stat().st_size and "manifest" in f.name or f.parent.name == "d":
             f.unlink()
+
+
+def test_corrupted_latest_falls_back(tmp_path):
+    """Before: the rerun retrained 3 -> 6 but kept the damaged step 6 (save skips an existing step), so load
+    returned step 3 and every rerun repeated the work."""
+    run("lenet5_mnist:smoke", tmp_path)  # checkpoints at 3 and 6
+    want = _param_bytes(tmp_path)
+    _damage(tmp_path, 6)
     with pytest.warns(RuntimeWarning, match="step 6"):
         saved = jt.load(tmp_path)
     assert int(saved["step"]) == 3
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        s = run("lenet5_mnist:smoke", tmp_path, "train.steps=8")
+    assert (tmp_path / "checkpoints" / "6").is_dir()  # a reader never changes the workdir
+    with pytest.warns(RuntimeWarning, match="step 6 .* moved to .*damaged"):
+        s = run("lenet5_mnist:smoke", tmp_path)
     assert s["start_step"] == 3
+    (aside,) = (tmp_path / "checkpoints" / "damaged").iterdir()
+    assert aside.name.startswith("6-") and (aside / "meta").is_dir()  # kept for inspection
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # step 6 is whole again: no fallback
+        saved = jt.load(tmp_path)
+    assert int(saved["step"]) == 6
+    assert _param_bytes(tmp_path) == want  # resumed from 3: the same step 6 as the first run
+
+
+@pytest.mark.slow
+def test_corrupted_latest_cli_run_prints_no_event_loop_noise(tmp_path):
+    """Before: the fallback run's stderr held dozens of asyncio "Event loop is closed" tracebacks."""
+    run("lenet5_mnist:smoke", tmp_path)
+    _damage(tmp_path, 6)
+    rc, out, err = cli_run("lenet5_mnist:smoke", "--workdir", str(tmp_path), env={"JCNN_DATA_DIR": os.environ[
+        "JCNN_DATA_DIR"]})
+    assert rc == 0, err
+    assert "resuming from step 3" in err and "moved to" in err
+    assert "Event loop is closed" not in err and "Traceback" not in err, err
+    assert int(jt.load(tmp_path)["step"]) == 6
+
+
+def test_closed_event_loop_noise_is_dropped_and_nothing_else(monkeypatch):
+    from jcnn.train import checkpoint
+
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", seen.append)
+    checkpoint._quiet_closed_loop_noise()
+    hook = sys.unraisablehook
+    checkpoint._quiet_closed_loop_noise()  # installed once
+    assert sys.unraisablehook is hook is not seen.append
+
+    class U:
+        def __init__(self, e):
+            self.exc_value = e
+
+    for e in (RuntimeError("Event loop is closed"), RuntimeError("something else"), ValueError("Event loop is closed")):
+        hook(U(e))
+    assert [str(u.exc_value) for u in seen] == ["something else", "Event loop is closed"]
+    assert isinstance(seen[1].exc_value, ValueError)
 
 
 NAN_RUN = ("optimizer.name=sgd", "optimizer.lr=1e30", "schedule.warmup_steps=0", "train.steps=20", "eval.every=0")
