@@ -58,16 +58,17 @@ fig.tight_layout()
 
 # %% [markdown]
 # ## Per-class accuracy and confusion matrix
-# `jcnn.train.load_model` rebuilds the trained network from the checkpoint (eval mode);
+# `jcnn.train.predictor` rebuilds the trained network from the checkpoint (eval mode) with the run's
+# preprocessing (padding, mean/std), so it takes the pipeline's raw images; `jcnn.train.load_model` is the
+# bare network (normalised input);
 # `jcnn.train.load` gives the raw pytrees (parameters, statistics, optimiser state).
 
 # %%
-model = jcnn.train.load_model(tmp / "run")
+# The trained network with the run's own preprocessing: raw uint8 batches in, logits out.
+predict = jcnn.train.predictor(tmp / "run")
 batch = next(iter(jcnn.data.pipeline(data, "test", batch_size=1000, seed=0, num_epochs=1, shuffle=False,
                                       drop_remainder=False, data_dir=str(tmp / "data"))))
-# The pipeline yields uint8 pixels; the trained network sees them as the training step did.
-x = jcnn.ops.standardize_images(batch["image"], mean=cfg.data.mean, std=cfg.data.std, pad=cfg.data.pad)
-pred = np.asarray(jax.numpy.argmax(model(x), -1))
+pred = np.asarray(jax.numpy.argmax(predict(batch["image"]), -1))
 labels = np.asarray(batch["label"])
 confusion = np.zeros((10, 10), int)
 np.add.at(confusion, (labels, pred), 1)
