@@ -6,6 +6,7 @@ the forward of every formulation independently, and ``_reference.conv_transpose`
 """
 
 import itertools
+import os
 
 import jax
 import jax.numpy as jnp
@@ -36,7 +37,10 @@ CONFIGS = [
     ("3d_blocked", (33, 4, 5, 4, 3 + 2), (2, 3, 3), 1, 4, (1, 2, 1), 1, 1),
     ("3d_1x1", (2, 3, 4, 5, 6), (1, 1, 1), 1, 4, 1, 0, 1),
 ]
-IMPLS = ["auto", "onednn", "im2col", "shift", "matmul", "depthwise", "blocked"]
+# "onednn" runs where the extension is built (CI builds it and sets JCNN_REQUIRE_ONEDNN=1: then it must run).
+_ONEDNN = pytest.mark.skipif(not (_conv_impl._onednn.available() or os.environ.get("JCNN_REQUIRE_ONEDNN") == "1"),
+                             reason="oneDNN extension not built (python -m jcnn.ops._onednn.build)")
+IMPLS = ["auto", pytest.param("onednn", marks=_ONEDNN), "im2col", "shift", "matmul", "depthwise", "blocked"]
 
 
 def _data(xshape, kernel, groups, c_out, dtype=jnp.float32, seed=0):
