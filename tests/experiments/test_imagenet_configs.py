@@ -76,13 +76,16 @@ def test_smoke_runs_end_to_end_and_resumes_bit_exact(name, photo_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_resnet18_learns_generated_photos_at_64px(photo_dir, tmp_path):
-    """A short real run: ResNet-18, Inception crops at 64 px, 10 visually distinct classes; chance is 10%."""
+def test_resnet18_learns_generated_photos_at_32px(photo_dir, tmp_path):
+    """A short real run: ResNet-18, Inception crops at 32 px, 10 visually distinct classes; chance is 10%.
+
+    Measured: 1.0 test accuracy after 80 steps (0.98 at 48 px / 100 steps), 39 s on 2 cores.
+    """
     from experiments.configs import common
 
-    cfg = common.imagenet("resnet18", batch_size=16, steps=150)
-    cfg.data.name, cfg.data.data_dir, cfg.data.image_size = "photos10", photo_dir, 64
-    cfg.data.crop_scale = (0.25, 1.0)  # 64-px crops of small photos: keep some context
+    cfg = common.imagenet("resnet18", batch_size=16, steps=80)
+    cfg.data.name, cfg.data.data_dir, cfg.data.image_size = "photos10", photo_dir, 32
+    cfg.data.crop_scale = (0.25, 1.0)  # small crops of small photos: keep some context
     cfg.data.worker_count = 0
     cfg.model.num_classes = 10
     cfg.optimizer.name, cfg.optimizer.lr, cfg.optimizer.weight_decay = "adam", 2e-3, 0.0
@@ -92,4 +95,4 @@ def test_resnet18_learns_generated_photos_at_64px(photo_dir, tmp_path):
     cfg.experiment = "resnet18_photos10"
     cfg.lock()
     s = jt.train(cfg, tmp_path, progress=False, log=lambda m: None)
-    assert s["test_accuracy"] >= 0.5, s["test_accuracy"]
+    assert s["test_accuracy"] >= 0.8, s["test_accuracy"]
