@@ -7,9 +7,8 @@ Smoke (CI size, synthetic data):
 
 Full setting: SGD + Nesterov momentum 0.9, lr 0.05 with 100 warm-up steps and
 cosine decay, weight decay 5e-4, batch 128, 10 epochs (4690 steps), no augmentation.
-Result here (2-core CPU, jax 0.10.2, real jcnn.data MNIST, 2026-12-01, jcnn's CPU
-formulations): test top-1 99.21%, top-5 100.00%, loss 0.0247; 147 s of training, 160 s
-wall including start-up (about 4100 img/s).
+Result here (2-core CPU, jax 0.10.2, real jcnn.data MNIST, 2026-12-02, without the optional oneDNN
+extension): test top-1 99.09%, top-5 99.99%, loss 0.0248; 183 s of training (about 3300 img/s).
 """
 
 from experiments.configs import common
