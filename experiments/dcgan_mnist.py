@@ -12,8 +12,8 @@ Full setting: the config's 9,380 steps (20 epochs), grids at 0, 500, 1000,
 2000, 4690 and 9380 steps (for an accelerator: hours on this 2-core CPU).
 Small setting: 4 steps at batch 16 on a 512-digit subset, grids at 0, 2, 4.
 ``samples.png``: one 8x8 grid per stage; ``losses.png``: discriminator and
-generator losses against step; the table gives the last logged values at
-each stage (``d_accuracy``: the discriminator's real/fake accuracy).
+generator losses against step; the table gives the means over the last logging
+interval of each stage (``d_accuracy``: the discriminator's real/fake accuracy).
 """
 
 from __future__ import annotations
