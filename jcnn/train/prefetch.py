@@ -33,7 +33,6 @@ class Prefetcher:
     Attributes:
       state: the iterator's position after the last batch returned (its start position before any).
       wait_s: seconds the loop spent blocked in ``next`` (waiting for data), summed.
-      first: the first host batch returned (None before), for the run manifest.
     """
 
     def __init__(self, it, put, *, depth: int = 2):
@@ -41,30 +40,28 @@ class Prefetcher:
             raise ValueError(f"Prefetcher: depth={depth!r} must be a positive int")
         self._it, self._put = it, put
         self.state = it.get_state()
-        self.wait_s, self.first, self._head = 0.0, None, None
+        self.wait_s, self._head = 0.0, None
         self._q = queue.Queue(maxsize=depth)
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._fill, name="jcnn-prefetch", daemon=True)
         self._thread.start()
 
+    def _offer(self, item):
+        """Queue ``item``, waiting for room; give up once :meth:`close` was called."""
+        while not self._done.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
     def _fill(self):
         try:
             while not self._done.is_set():
                 host = next(self._it)
-                item = (host, self._put(host), self._it.get_state())
-                while not self._done.is_set():
-                    try:
-                        self._q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
+                self._offer((host, self._put(host), self._it.get_state()))
         except BaseException as e:  # noqa: BLE001 -- StopIteration and errors are re-raised in the loop
-            while not self._done.is_set():
-                try:
-                    self._q.put(_Raised(e), timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
+            self._offer(_Raised(e))
 
     def __iter__(self):
         return self
@@ -85,8 +82,6 @@ class Prefetcher:
     def __next__(self):
         host, batch, self.state = self._get()
         self._head = None
-        if self.first is None:
-            self.first = host
         return host, batch
 
     def close(self):
