@@ -11,10 +11,12 @@ alone does not import JAX, so ``python -m jcnn --help`` answers at once.
 
 __version__ = "0.1.0"
 
-# Before anything starts a JAX backend: XLA-CPU flags are read once, at start.
+# Before anything starts a JAX backend: XLA-CPU flags are read once, at start, and
+# malloc's arena limit only reaches threads created after it (XLA's pool).
 from jcnn import _xla_cpu  # noqa: E402
 
 _xla_cpu.configure()
+_xla_cpu.configure_malloc()
 
 __all__ = ["models", "nn", "ops", "summary", "__version__"]
 
