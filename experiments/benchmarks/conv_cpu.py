@@ -330,6 +330,7 @@ def main():
     ap.add_argument("--md", default=None, help="write a Markdown table here")
     ap.add_argument("--layers", default=None, help="comma-separated subset of the layer names")
     ap.add_argument("--no-steps", action="store_true", help="skip the whole training steps")
+    ap.add_argument("--steps-only", action="store_true", help="only the whole training steps, no layer")
     add_thread_options(ap)
     args = ap.parse_args()
     set_up_threads(args)
@@ -341,13 +342,13 @@ def main():
         "date": datetime.datetime.now().isoformat(timespec="seconds"), "jax": jax.__version__,
         "torch": torch.__version__ if torch else None, "machine": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(), "backend": jax.default_backend(), "load_start": os.getloadavg(),
-        "jcnn_xla_cpu": _xla_cpu.status, "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "jcnn_xla_cpu": _xla_cpu.status, "jcnn_malloc": _xla_cpu.malloc_status, "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "one_thread": args.one_thread, "clock": "process CPU time" if args.cpu_time else "wall",
     }
     print(json.dumps(info))
     variants = [v for v in VARIANTS if not v.startswith("onednn") or _onednn.available()]
     info["onednn"] = _onednn.status()
-    names = args.layers.split(",") if args.layers else list(LAYERS)
+    names = [] if args.steps_only else args.layers.split(",") if args.layers else list(LAYERS)
     layers = []
     for name in names:
         shape = LAYERS[name]
@@ -383,7 +384,7 @@ def markdown(result):
     # Ratios: the stock column's time over ours, and torch's over ours (> 1: jcnn is faster).
     ratio_cols = [("auto", "stock")] + [(m, "torch") for m in mine if "torch" in cols]
     lines = [f"jax {info['jax']}, torch {info['torch']}, {info['cpus']} CPUs, backend {info['backend']}, "
-             f"jcnn XLA-CPU setting: {info.get('jcnn_xla_cpu')}, oneDNN: {info.get('onednn')}; "
+             f"jcnn XLA-CPU setting: {info.get('jcnn_xla_cpu')}, malloc setting: {info.get('jcnn_malloc', 'n/a')}, oneDNN: {info.get('onednn')}; "
              f"load average start {tuple(round(v, 2) for v in info['load_start'])}, "
              f"end {tuple(round(v, 2) for v in info.get('load_end', ()))}", "",
              f"Clock: {info.get('clock', 'wall')}; one thread per framework: {info.get('one_thread', False)}.", "",

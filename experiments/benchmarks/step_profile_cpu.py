@@ -253,7 +253,7 @@ def main():
     set_up_threads(args)
     info = {"one_thread": args.one_thread, "clock": "process CPU time" if args.cpu_time else "wall","date": datetime.datetime.now().isoformat(timespec="seconds"), "jax": jax.__version__,
             "torch": torch.__version__ if torch else None, "cpus": os.cpu_count(), "onednn": onednn.status(),
-            "load_start": os.getloadavg()}
+            "load_start": os.getloadavg(), "jcnn_malloc": jcnn._xla_cpu.malloc_status}
     print(json.dumps(info), flush=True)
     results = []
     for name in args.models.split(","):
@@ -282,7 +282,8 @@ def markdown(result):
     info = result["info"]
     lines = [f"jax {info['jax']}, torch {info['torch']}, {info['cpus']} CPUs, oneDNN: {info['onednn']}; load average "
              f"start {tuple(round(v, 1) for v in info['load_start'])}, end {tuple(round(v, 1) for v in info['load_end'])}; "
-             f"one thread per framework: {info['one_thread']}; `wall` row clock: {info['clock']}", ""]
+             f"one thread per framework: {info['one_thread']}; `wall` row clock: {info['clock']}; "
+             f"jcnn's malloc setting: {info.get('jcnn_malloc', 'n/a')}", ""]
     for r in result["models"]:
         cols = list(r["profile"])
         lines += [f"### {r['model']} (batch {BATCH}, SGD momentum), ms per step", "",

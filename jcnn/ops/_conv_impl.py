@@ -32,7 +32,7 @@ to formulations that do the same sums with faster pieces:
 
 Gradients of ``matmul`` and ``depthwise`` are their own autodiff (pads,
 slices, dots and products); ``im2col``, ``shift`` and ``blocked`` take the
-blocked kernel gradient and, for up to 8 input channels, a col2im input
+blocked kernel gradient and, for up to 4 input channels, a col2im input
 gradient (one dot, then one strided pad per kernel offset), else XLA's; ``blocked``'s forward is
 XLA's. The choice is a pure function of shapes, dtypes, hyperparameters and
 the platform, made at trace time; ``impl=`` or :func:`conv_impl` pins one.
@@ -65,8 +65,11 @@ _BLOCK_MAX = 16
 # Below this many samples per block (big feature maps), XLA's unblocked kernel gradient wins.
 _BLOCK_MIN = 8
 _SHIFT_MAX_CIN = 4
-# Up to this many input channels (groups=1) the input gradient is col2im (below).
-_COL2IM_MAX_CIN = 8
+# Up to this many input channels (groups=1) the input gradient is col2im (below). Alone, col2im also beats
+# XLA's input gradient at 5-8 channels, but inside a whole step XLA-CPU fuses its 25-term sum into a following
+# max-pool gradient, which then recomputes it for every input position of each window: LeNet-5's step (conv2,
+# C_in = 6, after a pool) took 67 ms with 8 here and 33 ms with 4 (one thread, no oneDNN).
+_COL2IM_MAX_CIN = 4
 
 _state = threading.local()
 
@@ -234,7 +237,7 @@ def _onednn_dx(x, w, dy, cfg):
     for col2im, one thread), and its depthwise input gradient at about half the
     speed of the elementwise transpose (MobileNet 3x3 28x28x128: 7.6 ms vs 3.4 ms).
     """
-    if cfg[3] == 1 and x.shape[-1] <= _SHIFT_MAX_CIN:
+    if cfg[3] == 1 and x.shape[-1] <= _COL2IM_MAX_CIN:
         return _col2im_dx(x.shape, w, dy, cfg)
     if _supports("depthwise", x, w, cfg):
         return jax.vjp(lambda x_: _depthwise_fwd(x_, w, cfg), x)[1](dy)[0]

@@ -227,7 +227,7 @@ COL2IM = [
 
 @pytest.mark.parametrize("cfg", COL2IM, ids=str)
 def test_col2im_input_gradient_matches_numpy_scatter(cfg):
-    """The input gradient of the custom formulations (col2im for C_in <= 8) against a NumPy scatter loop."""
+    """The input gradient of the custom formulations (col2im for C_in <= 4, else XLA's) against a NumPy scatter loop."""
     xshape, kernel, c_out, stride, padding, dilation, opad = cfg
     x, w = _data(xshape, kernel, 1, c_out, seed=5)
     kw = dict(stride=stride, padding=padding, dilation=dilation)
