@@ -34,13 +34,18 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import _report  # noqa: E402
 
 EPS = (0.0, 0.05, 0.1, 0.2, 0.25, 0.3)
-MEAN, STD = 0.1307, 0.3081
 
 
 def _trained(workdir, overrides):
+    """``(network, net_input)``: the trained LeNet-5 and the run's own pixels -> network input map."""
     cfg = jcnn.train.load_config("lenet5_mnist", overrides=overrides)
     jcnn.train.train(cfg, workdir, progress=False, log=lambda m: None)
-    return jcnn.train.load_model(workdir)
+    mean, std, pad = tuple(cfg.data.mean), tuple(cfg.data.std), int(cfg.data.pad)
+
+    def net_input(x):  # (N, 28, 28, 1) pixels in [0, 1]: attacks perturb and clip pixels, the net sees them normalised
+        return jcnn.ops.standardize_images(x, mean=mean, std=std, pad=pad)
+
+    return jcnn.train.load_model(workdir), net_input
 
 
 def run(out, *, small=False):
@@ -56,13 +61,13 @@ def run(out, *, small=False):
     for name, extra in [("standard", []),
                         ("adversarially trained (FGSM, eps 0.1, half of each batch)",
                          ["train.adversarial.fraction=0.5", "train.adversarial.eps=0.1"])]:
-        model = _trained(scratch / name.split()[0], base + extra)
+        model, net_input = _trained(scratch / name.split()[0], base + extra)
 
-        def loss_fn(xa, ya, model=model):
-            return optax.softmax_cross_entropy_with_integer_labels(model((xa - MEAN) / STD), ya).mean()
+        def loss_fn(xa, ya, model=model, net_input=net_input):
+            return optax.softmax_cross_entropy_with_integer_labels(model(net_input(xa)), ya).mean()
 
-        def acc(xa, model=model):
-            return float(jnp.mean(jnp.argmax(model((xa - MEAN) / STD), -1) == y))
+        def acc(xa, model=model, net_input=net_input):
+            return float(jnp.mean(jnp.argmax(model(net_input(xa)), -1) == y))
 
         for eps in EPS:
             xf = fgsm(loss_fn, x, y, eps=eps) if eps else x
