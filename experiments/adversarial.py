@@ -48,13 +48,24 @@ def _trained(workdir, overrides):
     return jcnn.train.load_model(workdir), net_input
 
 
-def run(out, *, small=False):
+def run(out, *, small=False, steps=None, n_test=None, eps=EPS):
+    """Train both models, attack them, write the table into ``out``; returns ``out``.
+
+    ``steps``, ``n_test`` and ``eps`` override the setting's training steps, test digits
+    and attack radii (the determinism test runs a shorter setting twice); they are
+    recorded in ``results.json`` when given.
+    """
     scratch = pathlib.Path(tempfile.mkdtemp())
     os.environ.setdefault("JCNN_DATA_DIR", str(scratch / "data"))
     base = ["checkpoint.every=0", "eval.max_batches=1"]
     if small:
         base += ["train.steps=40", "schedule.warmup_steps=10"]
-    n_test = 256 if small else 2000
+    overridden = {"steps": steps} if steps is not None else {}  # n_test is always recorded
+    if eps != EPS:
+        overridden["eps"] = list(eps)
+    if steps is not None:
+        base += [f"train.steps={steps}", f"schedule.warmup_steps={min(10, steps // 4)}"]
+    n_test = n_test or (256 if small else 2000)
     images, labels = jcnn.data.source("mnist", "test").get_batch(np.arange(n_test))
     x, y = jnp.asarray(images, jnp.float32) / 255.0, jnp.asarray(labels)
     rows = []
@@ -69,14 +80,14 @@ def run(out, *, small=False):
         def acc(xa, model=model, net_input=net_input):
             return float(jnp.mean(jnp.argmax(model(net_input(xa)), -1) == y))
 
-        for eps in EPS:
-            xf = fgsm(loss_fn, x, y, eps=eps) if eps else x
-            xp = pgd(loss_fn, x, y, eps=eps, steps=5, seed=0) if eps else x
-            rows.append({"model": name, "eps": eps, "fgsm_accuracy_pct": round(100 * acc(xf), 2),
+        for e in eps:
+            xf = fgsm(loss_fn, x, y, eps=e) if e else x
+            xp = pgd(loss_fn, x, y, eps=e, steps=5, seed=0) if e else x
+            rows.append({"model": name, "eps": e, "fgsm_accuracy_pct": round(100 * acc(xf), 2),
                          "pgd5_accuracy_pct": round(100 * acc(xp), 2)})
     return _report.write(out, title="FGSM and PGD on MNIST: standard vs adversarially trained LeNet-5",
                          rows=rows, columns=["model", "eps", "fgsm_accuracy_pct", "pgd5_accuracy_pct"],
-                         notes=__doc__.split("\n\n", 2)[2], small=small, n_test=n_test)
+                         notes=__doc__.split("\n\n", 2)[2], small=small, n_test=n_test, **overridden)
 
 
 def main(argv=None):
