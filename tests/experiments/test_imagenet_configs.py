@@ -58,7 +58,6 @@ def _params(workdir):
     return [np.asarray(x) for x in jax.tree.leaves(jt.load(workdir)["params"])]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_smoke_runs_end_to_end_and_resumes_bit_exact(name, photo_dir, tmp_path):
     log = _cli(name, tmp_path / "run", photo_dir, str(tmp_path / "cache"))
@@ -75,7 +74,6 @@ def test_smoke_runs_end_to_end_and_resumes_bit_exact(name, photo_dir, tmp_path):
     assert len(resumed) == len(uninterrupted) and all(np.array_equal(a, b) for a, b in zip(resumed, uninterrupted))
 
 
-@pytest.mark.slow
 def test_resnet18_learns_generated_photos_at_32px(photo_dir, tmp_path):
     """A short real run: ResNet-18, Inception crops at 32 px, 10 visually distinct classes; chance is 10%.
 
