@@ -34,44 +34,60 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import _report  # noqa: E402
 
 EPS = (0.0, 0.05, 0.1, 0.2, 0.25, 0.3)
-MEAN, STD = 0.1307, 0.3081
 
 
 def _trained(workdir, overrides):
+    """``(network, net_input)``: the trained LeNet-5 and the run's own pixels -> network input map."""
     cfg = jcnn.train.load_config("lenet5_mnist", overrides=overrides)
     jcnn.train.train(cfg, workdir, progress=False, log=lambda m: None)
-    return jcnn.train.load_model(workdir)
+    mean, std, pad = tuple(cfg.data.mean), tuple(cfg.data.std), int(cfg.data.pad)
+
+    def net_input(x):  # (N, 28, 28, 1) pixels in [0, 1]: attacks perturb and clip pixels, the net sees them normalised
+        return jcnn.ops.standardize_images(x, mean=mean, std=std, pad=pad)
+
+    return jcnn.train.load_model(workdir), net_input
 
 
-def run(out, *, small=False):
+def run(out, *, small=False, steps=None, n_test=None, eps=EPS):
+    """Train both models, attack them, write the table into ``out``; returns ``out``.
+
+    ``steps``, ``n_test`` and ``eps`` override the setting's training steps, test digits
+    and attack radii (the determinism test runs a shorter setting twice); they are
+    recorded in ``results.json`` when given.
+    """
     scratch = pathlib.Path(tempfile.mkdtemp())
     os.environ.setdefault("JCNN_DATA_DIR", str(scratch / "data"))
     base = ["checkpoint.every=0", "eval.max_batches=1"]
     if small:
         base += ["train.steps=40", "schedule.warmup_steps=10"]
-    n_test = 256 if small else 2000
+    overridden = {"steps": steps} if steps is not None else {}  # n_test is always recorded
+    if eps != EPS:
+        overridden["eps"] = list(eps)
+    if steps is not None:
+        base += [f"train.steps={steps}", f"schedule.warmup_steps={min(10, steps // 4)}"]
+    n_test = n_test or (256 if small else 2000)
     images, labels = jcnn.data.source("mnist", "test").get_batch(np.arange(n_test))
     x, y = jnp.asarray(images, jnp.float32) / 255.0, jnp.asarray(labels)
     rows = []
     for name, extra in [("standard", []),
                         ("adversarially trained (FGSM, eps 0.1, half of each batch)",
                          ["train.adversarial.fraction=0.5", "train.adversarial.eps=0.1"])]:
-        model = _trained(scratch / name.split()[0], base + extra)
+        model, net_input = _trained(scratch / name.split()[0], base + extra)
 
-        def loss_fn(xa, ya, model=model):
-            return optax.softmax_cross_entropy_with_integer_labels(model((xa - MEAN) / STD), ya).mean()
+        def loss_fn(xa, ya, model=model, net_input=net_input):
+            return optax.softmax_cross_entropy_with_integer_labels(model(net_input(xa)), ya).mean()
 
-        def acc(xa, model=model):
-            return float(jnp.mean(jnp.argmax(model((xa - MEAN) / STD), -1) == y))
+        def acc(xa, model=model, net_input=net_input):
+            return float(jnp.mean(jnp.argmax(model(net_input(xa)), -1) == y))
 
-        for eps in EPS:
-            xf = fgsm(loss_fn, x, y, eps=eps) if eps else x
-            xp = pgd(loss_fn, x, y, eps=eps, steps=5, seed=0) if eps else x
-            rows.append({"model": name, "eps": eps, "fgsm_accuracy_pct": round(100 * acc(xf), 2),
+        for e in eps:
+            xf = fgsm(loss_fn, x, y, eps=e) if e else x
+            xp = pgd(loss_fn, x, y, eps=e, steps=5, seed=0) if e else x
+            rows.append({"model": name, "eps": e, "fgsm_accuracy_pct": round(100 * acc(xf), 2),
                          "pgd5_accuracy_pct": round(100 * acc(xp), 2)})
     return _report.write(out, title="FGSM and PGD on MNIST: standard vs adversarially trained LeNet-5",
                          rows=rows, columns=["model", "eps", "fgsm_accuracy_pct", "pgd5_accuracy_pct"],
-                         notes=__doc__.split("\n\n", 2)[2], small=small, n_test=n_test)
+                         notes=__doc__.split("\n\n", 2)[2], small=small, n_test=n_test, **overridden)
 
 
 def main(argv=None):

@@ -37,7 +37,6 @@ def test_pure_jax_step_matches_jcnn_step(ts):
     assert param_diff < 1e-5
 
 
-@pytest.mark.slow
 def test_train_step_smoke(ts):
     res = ts.run(models=("lenet5",), batch=8, repeats=2, warmup=1, use_torch=False, pipeline=False,
                  log=lambda *a: None)

@@ -39,9 +39,11 @@ classical.plot_classical(res)
 # ## A briefly trained LeNet-5
 
 # %%
+steps = int(os.environ.get("JCNN_NOTEBOOK_STEPS", "300"))  # the stored run's; the test suite runs fewer
 workdir = tempfile.mkdtemp()
 os.environ.setdefault("JCNN_DATA_DIR", os.path.join(workdir, "data"))
-cfg = jcnn.train.load_config("lenet5_mnist", overrides=["train.steps=300", "eval.max_batches=2", "checkpoint.every=0"])
+cfg = jcnn.train.load_config("lenet5_mnist", overrides=[f"train.steps={steps}", "eval.max_batches=2",
+                                                        "checkpoint.every=0"])
 print("test accuracy:", round(jcnn.train.train(cfg, workdir, progress=False, log=lambda m: None)["test_accuracy"], 3))
 model = jcnn.train.load_model(workdir)  # the trained network, eval mode
 images, labels = jcnn.data.source("mnist", "test").get_batch(np.arange(4))

@@ -19,30 +19,38 @@ import jcnn.data
 import jcnn.train
 from jcnn.analysis import fgsm, pgd
 
+# The stored run's setting; the test suite sets these smaller to check that the notebook runs.
+steps = int(os.environ.get("JCNN_NOTEBOOK_STEPS", "300"))
+n_digits = int(os.environ.get("JCNN_NOTEBOOK_DIGITS", "500"))
+
 workdir = tempfile.mkdtemp()
 os.environ.setdefault("JCNN_DATA_DIR", os.path.join(workdir, "data"))
-cfg = jcnn.train.load_config("lenet5_mnist", overrides=["train.steps=300", "eval.max_batches=2",
+cfg = jcnn.train.load_config("lenet5_mnist", overrides=[f"train.steps={steps}", "eval.max_batches=2",
                                                         "checkpoint.every=0"])
 summary = jcnn.train.train(cfg, workdir, progress=False, log=lambda m: None)
 print(f"test accuracy after {summary['step']} steps: {summary['test_accuracy']:.3f}")
 
 # %%
-model = jcnn.train.load_model(workdir)  # the trained network, eval mode
-mean, std = 0.1307, 0.3081
+model = jcnn.train.load_model(workdir)  # the trained network, eval mode; it takes normalised input
+
+
+def net_input(x):  # pixels in [0, 1] -> the input the training step fed the network
+    return jcnn.ops.standardize_images(x, mean=cfg.data.mean, std=cfg.data.std, pad=cfg.data.pad)
+
 
 src = jcnn.data.source("mnist", "test")
-images, labels = src.get_batch(np.arange(500))
-x = jnp.asarray(images, jnp.float32) / 255.0  # (500, 28, 28, 1) in [0, 1]
+images, labels = src.get_batch(np.arange(n_digits))
+x = jnp.asarray(images, jnp.float32) / 255.0  # (n_digits, 28, 28, 1) in [0, 1]
 y = jnp.asarray(labels)
 
 
 def loss_fn(x, y):
-    logits = model((x - mean) / std)
+    logits = model(net_input(x))
     return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
 
 def accuracy(x):
-    return float(jnp.mean(jnp.argmax(model((x - mean) / std), -1) == y))
+    return float(jnp.mean(jnp.argmax(model(net_input(x)), -1) == y))
 
 
 print(f"{'eps':>5} {'FGSM':>6} {'PGD':>6}")
@@ -63,5 +71,5 @@ for ax, img, title in zip(axes, [x[0], xf[0] - x[0], xf[0]], ["clean", "perturba
     ax.imshow(np.asarray(img[..., 0]), cmap="gray")
     ax.set_title(title)
     ax.axis("off")
-pred = int(jnp.argmax(model((xf - mean) / std), -1)[0])
+pred = int(jnp.argmax(model(net_input(xf)), -1)[0])
 print("label", int(y[0]), "-> prediction on the adversarial image", pred)

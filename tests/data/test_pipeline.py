@@ -148,7 +148,6 @@ def test_bad_split_and_name(tiny):
         data.pipeline("tinny", "train", batch_size=4, seed=0, data_dir=tiny["data_dir"])
 
 
-@pytest.mark.slow
 def test_worker_processes_match_and_resume(tiny):
     kw = dict(batch_size=8, seed=4, data_dir=tiny["data_dir"], augment="flip_lr")
     expected = take(iter(data.pipeline("tiny", "train", **kw)), 6)
@@ -163,7 +162,6 @@ def test_worker_processes_match_and_resume(tiny):
     assert result
 
 
-@pytest.mark.slow
 def test_worker_processes_need_no_absl_set_up_in_a_fresh_process():
     """Regression: outside absl.app.run, grain's workers raised UnparsedFlagAccessError (every ImageNet config)."""
     import subprocess
@@ -224,7 +222,6 @@ def test_transform_resume_mid_epoch(photo_set):
     assert same(take(fresh, 3), expected)
 
 
-@pytest.mark.slow
 def test_transform_worker_processes_match_threads(photo_set):
     kw = dict(batch_size=4, seed=2, data_dir=photo_set, transform=transforms.RandomResizedCrop(48))
     expected = take(iter(data.pipeline("photos", "train", **kw)), 8)

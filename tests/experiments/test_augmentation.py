@@ -2,12 +2,9 @@
 
 import json
 
-import pytest
-
 import augmentation
 
 
-@pytest.mark.slow
 def test_small_setting_table(tmp_path):
     out = augmentation.run(tmp_path, small=True)
     rows = json.loads((out / "results.json").read_text())["rows"]

@@ -3,12 +3,10 @@
 import json
 
 import numpy as np
-import pytest
 
 import dcgan_mnist
 
 
-@pytest.mark.slow
 def test_small_setting_grids_and_losses(tmp_path):
     out = dcgan_mnist.run(tmp_path, small=True)
     rows = json.loads((out / "results.json").read_text())["rows"]

@@ -2,12 +2,9 @@
 
 import json
 
-import pytest
-
 import factorisation
 
 
-@pytest.mark.slow
 def test_small_setting_counts_and_pointwise_identity(tmp_path):
     out = factorisation.run(tmp_path, small=True)
     res = json.loads((out / "results.json").read_text())

@@ -2,12 +2,9 @@
 
 import json
 
-import pytest
-
 import lenet5_mnist
 
 
-@pytest.mark.slow
 def test_small_setting_is_deterministic_and_complete(tmp_path):
     a = lenet5_mnist.run(tmp_path / "a", small=True)
     b = lenet5_mnist.run(tmp_path / "b", small=True)

@@ -2,12 +2,9 @@
 
 import json
 
-import pytest
-
 import resnet20_cifar10
 
 
-@pytest.mark.slow
 def test_small_setting_on_mock_data(tmp_path):
     out = resnet20_cifar10.run(tmp_path, small=True)
     (row,) = json.loads((out / "results.json").read_text())["rows"]
