@@ -56,7 +56,7 @@ def run(out, *, small=False, channels=4):
     n_train, n_test, steps = (2048, 256, 60) if small else (60000, 1000, 500)
     xtr, ytr = invariance.load("train", n_train)
     xte, yte = invariance.load("test", n_test)
-    norm = lambda v: (jnp.asarray(v) - invariance.MEAN) / invariance.STD  # noqa: E731
+    norm = lambda v: jcnn.ops.standardize_images(v, mean=invariance.MEAN, std=invariance.STD)  # noqa: E731
     model = invariance.train(jcnn.models.create("lenet5_modern", seed=0), norm(xtr), jnp.asarray(ytr), steps=steps)
     acc = float((np.asarray(jnp.argmax(model(norm(xte)), -1)) == yte).mean())
     rows.append({"item": "lenet5_modern test accuracy (%)", "value": round(100 * acc, 2),
