@@ -31,8 +31,10 @@ def run(cfg, batch, steps):
     return np.array(losses), float(ev["loss"] / ev["count"]), state
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name,kwargs", [("resnet18", {}), ("resnet50", {"zero_init_residual": True})])
+@pytest.mark.parametrize("name,kwargs", [
+    ("resnet20", {}),  # the default suite's setting: the same step code and policy on a smaller BN ResNet
+    pytest.param("resnet18", {}, marks=pytest.mark.slow),
+    pytest.param("resnet50", {"zero_init_residual": True}, marks=pytest.mark.slow)])
 def test_bfloat16_tracks_float32_for_20_steps(name, kwargs):
     # A fixed batch of 8 random 32x32 images, Adam: both precisions learn it, curve for curve.
     # ResNet-50 as its ImageNet config builds it (zero-init residual BN): at 32x32 its last stage is
@@ -55,8 +57,8 @@ def test_bfloat16_tracks_float32_for_20_steps(name, kwargs):
     np.testing.assert_array_less(np.abs(bf16 - f32), ABS_TOL + REL_TOL * f32)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("precision", ["bfloat16", "float32"])
+# float32 is slow here: the same smoke setting runs end to end in tests/experiments/test_imagenet_configs.py.
+@pytest.mark.parametrize("precision", ["bfloat16", pytest.param("float32", marks=pytest.mark.slow)])
 def test_resnet50_smoke_setting_is_finite(precision):
     # The smoke setting once gave a NaN test loss: batch 2 left layer4's BatchNorms 2 values per
     # channel, the gradient at initialisation exploded (in float64 too), one step at lr 0.1 blew up
