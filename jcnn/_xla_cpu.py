@@ -23,7 +23,7 @@ every step then page-faults through its whole working set. A ResNet-20
 training step at batch 128 took 72,700 page faults (about 280 MiB of fresh
 pages, a quarter of the step in the kernel); with ``M_ARENA_MAX=1``,
 ``M_MMAP_MAX=0`` and a trim threshold of 2 GiB it takes none and runs
-1.3x faster (``experiments/benchmarks/results/conv_cpu_*.md``). The price:
+1.3x faster (``experiments/benchmarks/results/steps_cpu_malloc_2026-12-02.md``). The price:
 the process keeps its peak heap until it exits (as with jemalloc or
 tcmalloc, which PyTorch's CPU guide recommends for the same reason). Applied
 on ``import jcnn`` in processes whose JAX backend will be the CPU (no GPU or
@@ -43,8 +43,8 @@ YNN_FLAG = "xla_cpu_experimental_ynn_fusion_type"
 YNN_VALUE = "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE"
 OPT_OUT = "JCNN_XLA_CPU_DEFAULTS"
 MALLOC_OPT_OUT = "JCNN_CPU_MALLOC"
-# glibc's mallopt parameters (malloc.h) and the values jcnn sets.
-_M_TRIM_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -4, -8
+# glibc's mallopt parameters (their numbers in malloc.h) and the values jcnn sets.
+_MALLOPT_PARAMS = {"M_TRIM_THRESHOLD": -1, "M_MMAP_MAX": -4, "M_ARENA_MAX": -8}
 MALLOC_SETTINGS = {"M_ARENA_MAX": 1, "M_MMAP_MAX": 0, "M_TRIM_THRESHOLD": 2**31 - 1}
 # Installed packages that give JAX a non-CPU default backend.
 _ACCELERATOR_PLUGINS = ("jax_cuda12_plugin", "jax_cuda13_plugin", "jax_rocm60_plugin", "jax_rocm7_plugin", "libtpu")
@@ -140,7 +140,7 @@ def configure_malloc() -> str:
         except (OSError, AttributeError):
             malloc_status = "not-glibc"
             return malloc_status
-        ok = [mallopt(_M_ARENA_MAX, 1), mallopt(_M_MMAP_MAX, 0), mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)]
+        ok = [mallopt(_MALLOPT_PARAMS[name], value) for name, value in MALLOC_SETTINGS.items()]
         malloc_status = "applied" if all(ok) else "failed"
     return malloc_status
 
