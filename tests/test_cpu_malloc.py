@@ -23,13 +23,17 @@ f = jax.jit(lambda x: x * 2.0 + 1.0)
 x = jnp.ones((16, 1024, 1024), jnp.float32)  # 64 MiB in, 64 MiB out
 for _ in range(20):  # glibc settles on reusing freed blocks after about 10 calls
     f(x).block_until_ready()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(5):
+faults = []
+for _ in range(15):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     y = f(x)
     y.block_until_ready()
     assert float(y[3, 5, 7]) == 3.0
     del y
-faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+# The median call: on a loaded machine JAX may free a result late, and the call that then needs one
+# more block grows the heap once (16,384 faults); that is growth, not a per-call cost.
+faults = sorted(faults)[len(faults) // 2]
 print(json.dumps({"status": jcnn._xla_cpu.malloc_status, "faults": faults}))
 """
 
@@ -50,13 +54,13 @@ def _probe(**env):
 def test_import_makes_large_xla_buffers_reuse_freed_memory():
     r = _probe()
     assert r["status"] == "applied"
-    assert r["faults"] < PAGES / 20, r  # measured: 0-10 per call
+    assert r["faults"] < PAGES / 20, r  # measured: 0 for the median call
 
 
 def test_opt_out_keeps_glibcs_mmap_per_buffer():
     r = _probe(JCNN_CPU_MALLOC="0")
     assert r["status"] == "opted-out"
-    assert r["faults"] >= PAGES, r  # every call faults in its whole fresh 64 MiB output
+    assert r["faults"] >= PAGES, r  # every call (the median one too) faults in its whole fresh 64 MiB output
 
 
 def test_accelerator_processes_are_left_alone(monkeypatch):
